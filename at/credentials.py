@@ -1,0 +1,238 @@
+"""Credential types, and the checks content must pass before it goes to the modem.
+
+Everything here runs before a byte is sent: a refused credential never reaches the
+modem, so a bad file cannot leave a slot half-written or the link out of step.
+"""
+from __future__ import annotations
+
+import re
+from enum import IntEnum
+from typing import Optional, Union
+
+from .errors import ValidationError
+
+
+class CredType(IntEnum):
+    """The `<type>` of AT%CMNG."""
+
+    ROOT_CA = 0
+    CLIENT_CERT = 1
+    CLIENT_PRIVATE_KEY = 2
+    PSK = 3
+    PSK_IDENTITY = 4
+    PUBLIC_KEY = 5
+    DEVICE_IDENTITY_PUBLIC_KEY = 6
+    RESERVED = 7
+    ENDORSEMENT_KEY = 8
+    OWNERSHIP_KEY = 9
+    NORDIC_ID_ROOT_CA = 10
+    NORDIC_BASE_PUBLIC_KEY = 11
+
+
+CRED_TYPE_ROOT_CA = CredType.ROOT_CA
+CRED_TYPE_CLIENT_CERT = CredType.CLIENT_CERT
+CRED_TYPE_CLIENT_PRIVATE_KEY = CredType.CLIENT_PRIVATE_KEY
+CRED_TYPE_PSK = CredType.PSK
+CRED_TYPE_PSK_IDENTITY = CredType.PSK_IDENTITY
+CRED_TYPE_PUBLIC_KEY = CredType.PUBLIC_KEY
+
+TYPE_NAMES = {
+    CredType.ROOT_CA: "root CA certificate",
+    CredType.CLIENT_CERT: "client certificate",
+    CredType.CLIENT_PRIVATE_KEY: "client private key",
+    CredType.PSK: "PSK",
+    CredType.PSK_IDENTITY: "PSK identity",
+    CredType.PUBLIC_KEY: "public key",
+    CredType.DEVICE_IDENTITY_PUBLIC_KEY: "device identity public key",
+    CredType.RESERVED: "reserved",
+    CredType.ENDORSEMENT_KEY: "endorsement key",
+    CredType.OWNERSHIP_KEY: "ownership key",
+    CredType.NORDIC_ID_ROOT_CA: "Nordic identity root CA",
+    CredType.NORDIC_BASE_PUBLIC_KEY: "Nordic base public key",
+}
+
+WRITABLE_TYPES = frozenset({CredType.ROOT_CA, CredType.CLIENT_CERT, CredType.CLIENT_PRIVATE_KEY,
+                            CredType.PSK, CredType.PSK_IDENTITY})
+# Type 1 is readable on some firmware, but the v1.x reference says no: refuse it here.
+READABLE_TYPES = frozenset({CredType.ROOT_CA, CredType.PSK_IDENTITY})
+SECRET_TYPES = frozenset({CredType.CLIENT_PRIVATE_KEY, CredType.PSK})
+
+USER_SEC_TAG_MAX = 2147483647
+MODEM_SEC_TAG_MAX = 4294967295
+NRF_CLOUD_SEC_TAG = 16842753
+PASSWD_MAX_LEN = 32
+
+
+def type_name(cred_type: int) -> str:
+    """A person's name for a type number, also for numbers outside the enum."""
+    try:
+        return TYPE_NAMES[CredType(cred_type)]
+    except ValueError:
+        return f"type {cred_type}"
+
+
+def check_cred_type(cred_type: int) -> CredType:
+    try:
+        return CredType(cred_type)
+    except (ValueError, TypeError):
+        raise ValidationError(f"unknown credential type {cred_type!r}: use 0-11 (0 CA, 1 client cert, "
+                              "2 private key, 3 PSK, 4 PSK identity)") from None
+
+
+def check_sec_tag(sec_tag: int, *, writing: bool) -> int:
+    """User tags are 0..2147483647; above that the modem owns them (readable, never writable)."""
+    if not isinstance(sec_tag, int) or isinstance(sec_tag, bool):
+        raise ValidationError(f"sec_tag must be an integer, not {sec_tag!r}")
+    limit = USER_SEC_TAG_MAX if writing else MODEM_SEC_TAG_MAX
+    if not 0 <= sec_tag <= limit:
+        what = "writing or deleting" if writing else "this operation"
+        raise ValidationError(f"sec_tag {sec_tag} is out of range for {what}: use 0..{limit}")
+    return sec_tag
+
+
+def check_writable(cred_type: int) -> CredType:
+    kind = check_cred_type(cred_type)
+    if kind not in WRITABLE_TYPES:
+        raise ValidationError(f"type {int(kind)} ({type_name(kind)}) cannot be written with AT%CMNG: "
+                              "only types 0-4 can")
+    return kind
+
+
+def check_readable(cred_type: int) -> CredType:
+    kind = check_cred_type(cred_type)
+    if kind not in READABLE_TYPES:
+        raise ValidationError(f"type {int(kind)} ({type_name(kind)}) cannot be read back from the modem: "
+                              "only root CA certificates (0) and PSK identities (4) can; use list to see its SHA-256")
+    return kind
+
+
+def check_passwd(passwd: Optional[str], cred_type: int) -> Optional[str]:
+    if passwd is None:
+        return None
+    if cred_type != CredType.CLIENT_PRIVATE_KEY:
+        raise ValidationError("a password is only used with an encrypted private key (type 2): drop --passwd")
+    if not passwd:
+        raise ValidationError("the password is empty: give the key's password, or drop --passwd")
+    if len(passwd) > PASSWD_MAX_LEN:
+        raise ValidationError(f"the password has {len(passwd)} characters; the modem takes at most {PASSWD_MAX_LEN}")
+    _check_wire_text(passwd, "the password")
+    return passwd
+
+
+def _check_wire_text(text: str, what: str) -> None:
+    """Rules every string parameter must meet to survive at_host's input handling."""
+    if '"' in text:
+        raise ValidationError(f'{what} contains a double quote ("), which would end the AT string early: remove it')
+    if "\x08" in text or "\x7f" in text:
+        raise ValidationError(f"{what} contains a backspace or DEL byte, which at_host treats as an edit: remove it")
+    if "\x00" in text:
+        raise ValidationError(f"{what} contains a NUL byte: remove it")
+    try:
+        text.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{what} contains a non-ASCII character at position {exc.start}: "
+                              "the modem stores ASCII only") from None
+
+
+def normalise_pem(text: str) -> str:
+    """LF line endings, no trailing blanks, exactly one final LF, no BOM.
+
+    The modem hashes the exact bytes and 2.x firmware refuses CRLF, so one canonical
+    form makes hashes predictable and writes portable across firmware.
+    """
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.strip("\n").split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _as_text(content: Union[str, bytes]) -> str:
+    if isinstance(content, bytes):
+        try:
+            return content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError("the content is not text (UTF-8/ASCII): PEM files, hex PSKs and "
+                                  "identities are text; convert DER with 'openssl x509 -inform der'") from None
+    if not isinstance(content, str):
+        raise ValidationError(f"content must be str or bytes, not {type(content).__name__}")
+    return content
+
+
+def prepare_content(cred_type: int, content: Union[str, bytes], passwd: Optional[str] = None) -> str:
+    """Validate `content` for `cred_type` and return exactly what will be stored.
+
+    PEM types are parsed with `cryptography`, so a truncated file or a key given
+    as a certificate is caught here rather than by a terse modem error.
+    """
+    kind = check_writable(cred_type)
+    check_passwd(passwd, kind)
+    text = _as_text(content)
+    if kind in (CredType.ROOT_CA, CredType.CLIENT_CERT, CredType.CLIENT_PRIVATE_KEY):
+        text = normalise_pem(text)
+    else:
+        text = text.lstrip("\ufeff").rstrip("\r\n")
+    if not text.strip():
+        raise ValidationError(f"the {type_name(kind)} is empty: the modem refuses empty content")
+    _check_wire_text(text, f"the {type_name(kind)}")
+    if kind in (CredType.ROOT_CA, CredType.CLIENT_CERT):
+        _check_certificates(text, kind)
+    elif kind == CredType.CLIENT_PRIVATE_KEY:
+        _check_private_key(text, passwd)
+    elif kind == CredType.PSK:
+        _check_psk(text)
+    else:
+        _check_identity(text)
+    return text
+
+
+def _check_certificates(text: str, kind: CredType) -> None:
+    from cryptography import x509
+
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        hint = " (this looks like a private key: use type 2)" if "PRIVATE KEY-----" in text else ""
+        raise ValidationError(f"the {type_name(kind)} is not a PEM certificate: no "
+                              f"'-----BEGIN CERTIFICATE-----' line{hint}")
+    try:
+        x509.load_pem_x509_certificates(text.encode("ascii"))
+    except ValueError as exc:
+        raise ValidationError(f"the {type_name(kind)} does not parse as a PEM certificate ({exc}): "
+                              "check the file is complete") from None
+
+
+def _check_private_key(text: str, passwd: Optional[str]) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    if "PRIVATE KEY-----" not in text:
+        raise ValidationError("the client private key is not a PEM private key: no "
+                              "'-----BEGIN ... PRIVATE KEY-----' line")
+    try:
+        serialization.load_pem_private_key(text.encode("ascii"), password=passwd.encode() if passwd else None)
+    except TypeError as exc:
+        if "not encrypted" in str(exc):
+            raise ValidationError("the private key is not encrypted: drop --passwd") from None
+        raise ValidationError("the private key is encrypted: give its password with --passwd "
+                              f"(at most {PASSWD_MAX_LEN} characters)") from None
+    except ValueError:
+        if passwd:
+            raise ValidationError("the private key cannot be decrypted with that password: check --passwd") from None
+        raise ValidationError("the client private key does not parse as a PEM private key: "
+                              "check the file is complete") from None
+    except Exception as exc:  # cryptography raises UnsupportedAlgorithm for odd keys
+        raise ValidationError(f"the private key cannot be used: {exc}") from None
+
+
+def _check_psk(text: str) -> None:
+    if len(text) % 2:
+        raise ValidationError(f"the PSK has {len(text)} hex digits, an odd number: "
+                              "a PSK is written as two hex digits per byte")
+    if not re.fullmatch(r"[0-9A-Fa-f]+", text):
+        raise ValidationError("the PSK must be hex digits only (0-9, a-f), two per byte, "
+                              "e.g. 'a1b2c3...'; encode a text key with 'xxd -p'")
+
+
+def _check_identity(text: str) -> None:
+    for index, char in enumerate(text):
+        if not 0x20 <= ord(char) <= 0x7E:
+            raise ValidationError(f"the PSK identity has a non-printable character at position {index}: "
+                                  "use printable ASCII only")

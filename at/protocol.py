@@ -1,0 +1,323 @@
+"""The AT protocol as pure functions: no I/O, no clocks.
+
+Building commands, splitting the byte stream from the modem into lines (aware of
+quoted strings, which may hold raw CR/LF), telling final results from URCs and
+information lines, and parsing parameters. Both the client and the simulator use
+this module, so the two sides agree on one reading of the wire.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from enum import Enum
+from typing import Optional, Union
+
+from .errors import ValidationError
+
+# CONFIG_AT_HOST_CMD_MAX_LEN defaults to 4096 bytes, a NUL included.
+MAX_COMMAND_LEN = 4095
+TERMINATOR = "\r\n"
+ZERO_SHA = "0" * 64
+
+# A quoted string longer than the modem's whole buffer cannot be real: it is a stray
+# quote in line noise, so the splitter stops honouring it.
+_MAX_QUOTED = 2 * (MAX_COMMAND_LEN + 1)
+
+# Prefixes the nRF91 sends unsolicited. A prefixed line is a response only when its
+# prefix matches the pending command (see `is_urc`); these are URCs in any case.
+KNOWN_URC_PREFIXES = frozenset({
+    "+CEREG", "+CGEV", "+CSCON", "+CNEC_ESM", "+CNEC_EMM", "+CIREPI", "+CIREPH", "+CRTDCP",
+    "+CMT", "+CDS", "%XTIME", "%CESQ", "%MDMEV", "%XMODEMSLEEP", "%NCELLMEAS", "%XSIM",
+    "%XVBATLOWLVL", "%XPOFWARN", "%REJCAUSE", "%XT3412", "%PDNACT", "%XNETTIME", "%XDATAPRFL",
+})
+
+Param = Union[int, str, None]
+
+
+class LineKind(Enum):
+    OK = "ok"
+    ERROR = "error"
+    INFO = "info"
+    URC = "urc"
+    ECHO = "echo"
+
+
+# ---------------------------------------------------------------- building
+
+
+def quote(value: str) -> str:
+    """Wrap a string parameter in double quotes; a quote inside could never be sent."""
+    if '"' in value:
+        raise ValidationError('a double quote (") cannot be sent inside an AT string parameter; remove it')
+    return f'"{value}"'
+
+
+def build(name: str, *params: Param) -> str:
+    """`build("%CMNG", 1, 16842753)` -> `AT%CMNG=1,16842753`; trailing None params are dropped,
+    inner ones stay empty. Strings are quoted, ints are written as decimals."""
+    values = list(params)
+    while values and values[-1] is None:
+        values.pop()
+    if not values:
+        return f"AT{name}"
+    out = []
+    for value in values:
+        if value is None:
+            out.append("")
+        elif isinstance(value, bool):
+            raise TypeError("AT parameters are int or str, not bool")
+        elif isinstance(value, int):
+            out.append(str(value))
+        else:
+            out.append(quote(value))
+    return f"AT{name}={','.join(out)}"
+
+
+def check_length(command: str) -> None:
+    """Refuse a command the at_host buffer would silently truncate."""
+    size = len(command.encode("utf-8"))
+    if size > MAX_COMMAND_LEN:
+        raise ValidationError(
+            f"the AT command would be {size} bytes, but at_host accepts at most {MAX_COMMAND_LEN} "
+            "(CONFIG_AT_HOST_CMD_MAX_LEN=4096): shorten the content, or rebuild the firmware with a "
+            "larger CONFIG_AT_HOST_CMD_MAX_LEN"
+        )
+
+
+def has_unquoted_break(command: str) -> bool:
+    """Whether a CR, LF or NUL outside quotes would end the command early (or start another)."""
+    in_quote = False
+    for char in command:
+        if char == '"':
+            in_quote = not in_quote
+        elif char in "\r\n\x00" and not in_quote:
+            return True
+    return False
+
+
+def encode_command(command: str) -> bytes:
+    """The bytes to put on the wire for one command."""
+    return (command + TERMINATOR).encode("utf-8")
+
+
+# ---------------------------------------------------------------- splitting
+
+
+class LineSplitter:
+    """Turns bytes from the modem into logical lines.
+
+    A line that starts like a response or a command (`+`, `%`, `AT`) honours double
+    quotes: CR and LF inside them are data, so a %CMNG read of a PEM comes out as one
+    line however many newlines it holds. Other lines (banners, bare values, noise)
+    end at the first CR or LF, so a stray quote there cannot swallow what follows.
+    Bytes that are not UTF-8 are decoded with replacement characters.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._in_quote = False
+
+    def reset(self) -> None:
+        """Forget a partial line (e.g. noise left before a new command)."""
+        self._buf.clear()
+        self._in_quote = False
+
+    @property
+    def pending(self) -> bytes:
+        """The bytes of the line not yet terminated."""
+        return bytes(self._buf)
+
+    def _quote_aware(self) -> bool:
+        head = bytes(self._buf[:2])
+        return head[:1] in (b"+", b"%") or head.upper() == b"AT"
+
+    def feed(self, data: bytes) -> list[str]:
+        lines: list[str] = []
+        buf = self._buf
+        for byte in data:
+            if byte in (0x0D, 0x0A) and not self._in_quote:
+                if buf:
+                    lines.append(buf.decode("utf-8", errors="replace"))
+                    buf.clear()
+                continue
+            buf.append(byte)
+            if byte == 0x22 and self._quote_aware():
+                self._in_quote = not self._in_quote
+            elif self._in_quote and len(buf) > _MAX_QUOTED:
+                self._in_quote = False
+        return lines
+
+
+def split_lines(data: bytes) -> list[str]:
+    """All complete lines in `data` (a convenience over `LineSplitter`)."""
+    return LineSplitter().feed(data)
+
+
+# ---------------------------------------------------------------- classifying
+
+_FINAL_ERROR = re.compile(r"^\+(CME|CMS) ERROR: ?(\d+)\s*$")
+
+
+def final_result(line: str) -> Optional[tuple[bool, Optional[int]]]:
+    """(ok, code) when `line` ends a command's response, else None.
+
+    `OK` -> (True, None); `ERROR` -> (False, None); `+CME ERROR: 513` -> (False, 513).
+    """
+    text = line.strip()
+    if text == "OK":
+        return True, None
+    if text == "ERROR":
+        return False, None
+    match = _FINAL_ERROR.match(text)
+    if match:
+        return False, int(match.group(2))
+    return None
+
+
+def line_prefix(line: str) -> Optional[str]:
+    """`+CFUN: 4` -> `+CFUN`; lines without a `+X:`/`%X:` prefix -> None."""
+    match = re.match(r"^([+%][A-Za-z0-9_#]+):", line)
+    return match.group(1).upper() if match else None
+
+
+def command_prefixes(command: str) -> frozenset[str]:
+    """The information-line prefixes a command can answer with.
+
+    `AT+CFUN?` -> {"+CFUN"}; `AT+CFUN?;%CMNG=1` -> {"+CFUN", "%CMNG"}.
+    """
+    body = command.strip()
+    if body[:2].upper() == "AT":
+        body = body[2:]
+    prefixes = set()
+    # split on ; outside quotes
+    for part in _split_outside_quotes(body, ";"):
+        match = re.match(r"^\s*([+%][A-Za-z0-9_#]+)", part)
+        if match:
+            prefixes.add(match.group(1).upper())
+    return frozenset(prefixes)
+
+
+def is_urc(line: str, pending: Optional[str]) -> bool:
+    """Whether `line` is unsolicited, given the command now waiting for its answer.
+
+    A prefixed line answers the pending command only if the command carries that
+    prefix (a `+CEREG:` line answers `AT+CEREG?` and nothing else). Bare lines (an
+    IMEI, a model name) belong to the pending command. With nothing pending, every
+    prefixed line is a URC.
+    """
+    prefix = line_prefix(line)
+    if prefix is None:
+        return False
+    if pending is None:
+        return True
+    return prefix not in command_prefixes(pending)
+
+
+def classify(line: str, pending: Optional[str]) -> LineKind:
+    """Where a line from the modem belongs while `pending` waits for its answer."""
+    result = final_result(line)
+    if result is not None:
+        return LineKind.OK if result[0] else LineKind.ERROR
+    if pending is not None and line.strip() == pending.strip():
+        return LineKind.ECHO
+    if is_urc(line, pending):
+        return LineKind.URC
+    return LineKind.INFO
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _split_outside_quotes(text: str, sep: str) -> list[str]:
+    parts, current, in_quote = [], [], False
+    for char in text:
+        if char == '"':
+            in_quote = not in_quote
+        if char == sep and not in_quote:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def parse_params(text: str) -> list[Param]:
+    """Parse `16842753,0,"AB12","x,y:z"` -> [16842753, 0, "AB12", "x,y:z"].
+
+    Quoted values keep everything between the quotes (commas, colons, newlines);
+    unquoted decimals become ints, empty fields None, anything else a stripped str.
+    A quote that is never closed raises ValueError.
+    """
+    if text.count('"') % 2:
+        raise ValueError(f"unbalanced quotes in parameters: {text[:40]!r}")
+    if not text.strip():
+        return []
+    params: list[Param] = []
+    for raw in _split_outside_quotes(text, ","):
+        field = raw.strip()
+        if field.startswith('"') and field.endswith('"') and len(field) >= 2:
+            params.append(raw.strip()[1:-1])
+        elif field == "":
+            params.append(None)
+        elif re.fullmatch(r"-?\d+", field):
+            params.append(int(field))
+        else:
+            params.append(field)
+    return params
+
+
+def info_params(line: str, prefix: str) -> list[Param]:
+    """The parameters of an information line: `+CFUN: 4` with prefix `+CFUN` -> [4]."""
+    head = prefix + ":"
+    if not line.upper().startswith(head.upper()):
+        raise ValueError(f"expected a {prefix} line, got {line[:40]!r}")
+    return parse_params(line[len(head):])
+
+
+# ---------------------------------------------------------------- values
+
+
+def sha256_hex(content: Union[str, bytes]) -> str:
+    """The SHA-256 the modem reports for stored content: uppercase hex of the exact bytes."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return hashlib.sha256(data).hexdigest().upper()
+
+
+def luhn_check_digit(digits: str) -> int:
+    """The Luhn digit that makes `digits + it` valid (used by IMEIs)."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 0:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return (10 - total % 10) % 10
+
+
+def is_valid_imei(text: str) -> bool:
+    """15 decimal digits whose last is the Luhn check digit of the first 14."""
+    return bool(re.fullmatch(r"\d{15}", text)) and luhn_check_digit(text[:14]) == int(text[14])
+
+
+# ---------------------------------------------------------------- redaction
+
+# Types whose content is secret: private keys and PSKs.
+SECRET_CMNG_TYPES = frozenset({2, 3})
+
+_CMNG_WRITE = re.compile(r'^(AT%CMNG=0,\s*\d+,\s*)(\d+)(,\s*)"([^"]*)"(.*)$', re.S | re.I)
+
+
+def redact(command: str) -> str:
+    """The command with a private key, PSK or password replaced, for logs and traces."""
+    match = _CMNG_WRITE.match(command)
+    if not match:
+        return command
+    head, kind, sep, content, rest = match.groups()
+    if rest.strip():
+        rest = ',"<password redacted>"'
+    if int(kind) in SECRET_CMNG_TYPES:
+        content = f"<{len(content)} bytes redacted>"
+    return f'{head}{kind}{sep}"{content}"{rest}'

@@ -1,0 +1,46 @@
+"""Making a simulated device: a modem with its store, by name, once per process.
+
+In-memory devices are kept per name for the life of the process, so a test can
+reopen `sim://NAME?state=memory` and find what it wrote; `devices` also lets tests
+look at what a modem stored or saw without going through the wire.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from .factory import factory_state
+from .modem import Modem, ModemOptions
+from .options import SimOptions
+from .store import FileStore, MemoryStore, Store, default_state_dir
+
+_memory: dict[str, MemoryStore] = {}
+devices: dict[str, Modem] = {}  # the last modem opened under each name
+
+
+def check_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name or ""):
+        raise ValueError(f"bad simulated device name {name!r}: use letters, digits, '.', '_' or '-' "
+                         "(e.g. sim://demo)")
+    return name
+
+
+def open_store(name: str, options: SimOptions) -> Store:
+    flavour = options.modem.flavour
+
+    def factory() -> dict:
+        return factory_state(name, flavour)
+
+    if options.state == "memory":
+        if name not in _memory:
+            _memory[name] = MemoryStore(factory)
+        return _memory[name]
+    return FileStore(options.state_dir() or default_state_dir(), name, factory)
+
+
+def make_modem(name: str, options: Optional[SimOptions] = None) -> Modem:
+    options = options or SimOptions()
+    check_name(name)
+    modem = Modem(name, open_store(name, options), ModemOptions(**vars(options.modem)))
+    devices[name] = modem
+    return modem

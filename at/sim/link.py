@@ -1,0 +1,109 @@
+"""The wire between host and simulated modem: timing and faults, no modem logic.
+
+Bytes the modem answers become readable over time, as on a real UART: each byte
+costs 10/baud seconds, each command adds a processing latency, and input sent while
+a command is still being answered is dropped (at_host's receiver is off then).
+Shared by the pyserial `sim://` handler and the pty server, so both behave alike.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from .modem import BANNER, Modem
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class LinkOptions:
+    baud: Optional[int] = None  # emulate this baud rate (None: infinitely fast)
+    latency: float = 0.0  # seconds between a command's last byte and its answer
+    banner: bool = False  # the boot banner is waiting when the port opens
+    disconnect_after: Optional[int] = None  # the port vanishes after the modem sent this many bytes
+    fragment: Optional[int] = None  # at most this many bytes per read
+
+
+class Disconnected(Exception):
+    """The simulated device went away (as a kit unplugged mid-command)."""
+
+
+class Link:
+    def __init__(self, modem: Modem, options: Optional[LinkOptions] = None, clock: Clock = time.monotonic) -> None:
+        self.modem = modem
+        self.options = options or LinkOptions()
+        self._clock = clock
+        self._out = bytearray()  # bytes scheduled but not yet read
+        self._ready_at: list[float] = []  # when each byte of _out becomes readable
+        self._busy_until = 0.0
+        self._input_done = 0.0
+        self._sent = 0
+        self._gone = False
+        self.dropped = 0  # input bytes lost because a command was still running
+        if self.options.banner:
+            self._schedule(BANNER, clock())
+
+    def _byte_time(self) -> float:
+        return 10.0 / self.options.baud if self.options.baud else 0.0
+
+    def _schedule(self, data: bytes, start: float) -> None:
+        step = self._byte_time()
+        first = max(start, self._ready_at[-1] if self._ready_at else start)
+        self._out += data
+        self._ready_at += [first + step * (i + 1) for i in range(len(data))]
+        if self._ready_at:
+            self._busy_until = self._ready_at[-1]
+
+    def write(self, data: bytes) -> None:
+        """Bytes from the host reach the modem after their wire time."""
+        self._check_connected()
+        now = self._clock()
+        arrive = max(now, self._input_done) + self._byte_time() * len(data)
+        self._input_done = arrive
+        if self.options.latency and now < self._busy_until:
+            self.dropped += len(data)  # at_host does not listen while a command runs
+            return
+        answer = self.modem.receive(data)
+        if answer:
+            self._schedule(answer, arrive + self.options.latency)
+
+    def available(self) -> int:
+        now = self._clock()
+        count = 0
+        for ready in self._ready_at:
+            if ready > now:
+                break
+            count += 1
+        if self.options.fragment:
+            count = min(count, self.options.fragment)
+        return count
+
+    def next_ready(self) -> Optional[float]:
+        """When the next byte becomes readable (None: nothing scheduled)."""
+        return self._ready_at[0] if self._ready_at else None
+
+    def read(self, size: int) -> bytes:
+        self._check_connected()
+        count = min(size, self.available())
+        limit = self.options.disconnect_after
+        if limit is not None:
+            count = min(count, limit - self._sent)
+        data = bytes(self._out[:count])
+        del self._out[:count]
+        del self._ready_at[:count]
+        self._sent += count
+        if limit is not None and self._sent >= limit:
+            self._gone = True
+        return data
+
+    def _check_connected(self) -> None:
+        if self._gone:
+            raise Disconnected("the simulated device was unplugged")
+
+    def reset_input(self) -> None:
+        """Drop what has arrived and was not read (pyserial's reset_input_buffer)."""
+        now = self._clock()
+        count = sum(1 for ready in self._ready_at if ready <= now)
+        del self._out[:count]
+        del self._ready_at[:count]

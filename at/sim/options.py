@@ -1,0 +1,92 @@
+"""The simulator's options, one table for the `sim://` URL query and `nrf91-sim` flags.
+
+    sim://NAME?fw=nrf9160&baud=115200&latency=0.02&urcs=1&echo=1&cmee=1&banner=1
+              &disconnect_after=500&fragment=7&zero_sha=1&state=memory|DIR
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from .link import LinkOptions
+from .modem import FLAVOURS, ModemOptions
+
+
+def _flag(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1/0/true/false, got {text!r}")
+
+
+def _flavour(text: str) -> str:
+    if text not in FLAVOURS:
+        raise ValueError(f"expected one of {', '.join(sorted(FLAVOURS))}")
+    return text
+
+
+def _cmee(text: str) -> int:
+    if text not in ("0", "1"):
+        raise ValueError("expected 0 or 1")
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("expected a positive integer")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError("expected seconds >= 0")
+    return value
+
+
+# name -> (parser, target, attribute, help)
+OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
+    "fw": (_flavour, "modem", "flavour", "firmware flavour: nrf91x1 (mfw 2.0.2, refuses CRLF PEM) or nrf9160 (mfw 1.3.5)"),
+    "cmee": (_cmee, "modem", "cmee", "AT+CMEE at power-on (0: plain ERROR)"),
+    "echo": (_flag, "modem", "echo", "echo each command line back"),
+    "urcs": (_flag, "modem", "urcs", "emit URCs before, inside and after every response"),
+    "zero_sha": (_flag, "modem", "zero_sha", "old firmware: print all-zero hashes in lists"),
+    "baud": (_positive_int, "link", "baud", "emulate this baud rate (each byte costs 10/baud s)"),
+    "latency": (_seconds, "link", "latency", "seconds of processing before each answer"),
+    "banner": (_flag, "link", "banner", "the boot banner waits when the port opens"),
+    "disconnect_after": (_positive_int, "link", "disconnect_after", "vanish after sending this many bytes"),
+    "fragment": (_positive_int, "link", "fragment", "deliver at most this many bytes per read"),
+    "state": (str, "state", "state", "'memory', or the directory for the device's state file"),
+}
+
+
+@dataclass
+class SimOptions:
+    modem: ModemOptions = field(default_factory=ModemOptions)
+    link: LinkOptions = field(default_factory=LinkOptions)
+    state: Optional[str] = None  # None: default directory; "memory": in-process only
+
+    def state_dir(self) -> Optional[Path]:
+        return None if self.state in (None, "memory") else Path(self.state)
+
+
+def parse_options(pairs: dict[str, str]) -> SimOptions:
+    """Build `SimOptions` from name -> text pairs; raises ValueError naming the bad option."""
+    result = SimOptions()
+    for name, text in pairs.items():
+        if name not in OPTIONS:
+            raise ValueError(f"unknown simulator option {name!r}: use {', '.join(OPTIONS)}")
+        parser, target, attribute, _ = OPTIONS[name]
+        try:
+            value = parser(text)
+        except ValueError as exc:
+            raise ValueError(f"simulator option {name}={text!r}: {exc}") from None
+        if target == "state":
+            result.state = str(value)
+        else:
+            setattr(getattr(result, target), attribute, value)
+    return result

@@ -1,0 +1,135 @@
+"""Where a simulated modem keeps its credentials and CFUN mode.
+
+`MemoryStore` lives as long as the object; `FileStore` keeps one JSON file per
+device name, so separate `cmng` runs (and a pty server) see each other's writes.
+Every change is made under an exclusive lock and replaces the file atomically.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+try:
+    import fcntl
+except ImportError:  # Windows: single-process use only
+    fcntl = None  # type: ignore[assignment]
+
+Key = tuple  # (sec_tag, type)
+Factory = Callable[[], dict]
+
+
+class Store:
+    """The interface the modem uses; a state is {"cfun": int, "credentials": {(tag, type): content}}."""
+
+    def cfun(self) -> int:
+        return self._read()["cfun"]
+
+    def set_cfun(self, mode: int) -> None:
+        with self._change() as state:
+            state["cfun"] = mode
+
+    def credentials(self) -> dict:
+        return dict(self._read()["credentials"])
+
+    def put(self, tag: int, kind: int, content: str) -> None:
+        with self._change() as state:
+            state["credentials"][(tag, kind)] = content
+
+    def delete(self, tag: int, kind: int) -> bool:
+        with self._change() as state:
+            return state["credentials"].pop((tag, kind), None) is not None
+
+    def _read(self) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _change(self) -> contextlib.AbstractContextManager:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class MemoryStore(Store):
+    def __init__(self, factory: Factory) -> None:
+        self._state = factory()
+
+    def _read(self) -> dict:
+        return self._state
+
+    @contextlib.contextmanager
+    def _change(self) -> Iterator[dict]:
+        yield self._state
+
+
+def default_state_dir() -> Path:
+    """$NRF91_SIM_STATE_DIR, else the user's cache dir (XDG on Linux)."""
+    env = os.environ.get("NRF91_SIM_STATE_DIR")
+    if env:
+        return Path(env)
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "nrf91-at" / "sim"
+
+
+class FileStore(Store):
+    """One device's state in `<dir>/<name>.json` (mode 0600: it holds keys)."""
+
+    def __init__(self, directory: Path, name: str, factory: Factory) -> None:
+        self.path = Path(directory) / f"{name}.json"
+        self._factory = factory
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._change():  # creates the factory state on first use
+            pass
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock_path = self.path.with_suffix(".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _load(self) -> Optional[dict]:
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        return {"cfun": raw["cfun"],
+                "credentials": {(c["sec_tag"], c["type"]): c["content"] for c in raw["credentials"]}}
+
+    def _save(self, state: dict) -> None:
+        doc = {"version": 1, "cfun": state["cfun"],
+               "credentials": [{"sec_tag": t, "type": k, "content": c}
+                               for (t, k), c in sorted(state["credentials"].items())]}
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(doc, handle, indent=1)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _read(self) -> dict:
+        with self._locked():
+            state = self._load()
+        return state if state is not None else self._factory()
+
+    @contextlib.contextmanager
+    def _change(self) -> Iterator[dict]:
+        with self._locked():
+            state = self._load()
+            if state is None:
+                state = self._factory()
+            yield state
+            self._save(state)

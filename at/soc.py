@@ -1,0 +1,276 @@
+"""`SoC`: an nRF91 modem as a Python object.
+
+Typed results (`Credential`), errors that say what to do (`CMEError` with the
+meaning and advice for its code), and the rules of %CMNG enforced before a byte
+is sent. Below it sits one `Transport`; above it, the CLI or a user's script.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Iterator, NamedTuple, Optional, Union
+
+from . import credentials, protocol
+from .credentials import CredType
+from .errors import ATError, CMEError, CommandError, ProtocolError, ValidationError, VerificationError
+from .transport import Response, Trace, Transport
+
+log = logging.getLogger(__name__)
+
+CFUN_MODE_POWER_OFF = 0
+CFUN_MODE_NORMAL = 1
+CFUN_MODE_RX_ONLY = 2
+CFUN_MODE_OFFLINE = 4
+CFUN_MODE_OFFLINE_KEEP_UICC = 44
+CFUN_MODES = frozenset({0, 1, 2, 4, 20, 21, 30, 31, 40, 41, 44})
+# Modes in which %CMNG may write and delete.
+CFUN_INACTIVE_MODES = frozenset({CFUN_MODE_POWER_OFF, CFUN_MODE_OFFLINE, CFUN_MODE_OFFLINE_KEEP_UICC})
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class Credential(NamedTuple):
+    """One stored credential as listed by the modem.
+
+    `sha256` is None where the firmware printed an all-zero placeholder. Indexable
+    like the original library's `[sec_tag, cred_type, sha]` lists.
+    """
+
+    sec_tag: int
+    cred_type: int
+    sha256: Optional[str]
+
+    @property
+    def type_name(self) -> str:
+        return credentials.type_name(self.cred_type)
+
+
+class SoC:
+    """An nRF91 reached over a serial port (a path, a COM port, or any pyserial URL).
+
+    Opening syncs with the modem (a stray half-command is flushed) and turns on
+    numeric errors (AT+CMEE=1); closing restores the CMEE setting it found.
+    """
+
+    def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT,
+                 trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> None:
+        self.port = port
+        self._transport = Transport(port, baudrate=baudrate, timeout=timeout, trace=trace,
+                                    redact=redact, exclusive=exclusive)
+        self._cmee_before: Optional[int] = None
+        try:
+            self._sync()
+            self._enable_error_codes()
+        except BaseException:
+            self._transport.close()
+            raise
+
+    # ------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> "SoC":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Restore AT+CMEE as it was and close the port. Safe to call twice."""
+        if not self._transport.is_open:
+            return
+        try:
+            if self._cmee_before is not None and self._cmee_before != 1:
+                self._transport.command(f"AT+CMEE={self._cmee_before}", timeout=2.0)
+        except ATError as exc:
+            log.debug("could not restore AT+CMEE: %s", exc)
+        finally:
+            self._transport.close()
+
+    def _sync(self) -> None:
+        """Get in step: a first `AT` may meet leftovers in the modem's buffer and fail."""
+        last: Optional[Exception] = None
+        for _ in range(3):
+            response = self._transport.command("AT")
+            if response.ok:
+                return
+            last = CommandError("AT", response.final, response.code)
+        raise ProtocolError(f"the device on {self.port} does not answer AT with OK ({last}): "
+                            "is this the AT port, running at_client?")
+
+    def _enable_error_codes(self) -> None:
+        try:
+            lines = self.command("AT+CMEE?")
+            self._cmee_before = int(protocol.info_params(self._expect_line(lines, "+CMEE", "AT+CMEE?"), "+CMEE")[0])
+        except (ATError, ValueError, IndexError, TypeError) as exc:
+            log.debug("AT+CMEE? not understood (%s); assuming 0", exc)
+            self._cmee_before = 0
+        if self._cmee_before != 1:
+            self.command("AT+CMEE=1")
+
+    # ------------------------------------------------------------ raw commands
+
+    @property
+    def urcs(self) -> list[str]:
+        """Unsolicited result codes received so far, oldest first (also those since the last command)."""
+        return self._transport.poll_urcs()
+
+    def clear_urcs(self) -> None:
+        self._transport.urcs.clear()
+
+    def response(self, text: str, *, timeout: Optional[float] = None) -> Response:
+        """Send any AT command and return its `Response` without raising on ERROR."""
+        return self._transport.command(text.strip(), timeout=timeout)
+
+    def command(self, text: str, *, timeout: Optional[float] = None) -> list[str]:
+        """Send any AT command; return its information lines, or raise `CMEError`/`CommandError`."""
+        response = self.response(text, timeout=timeout)
+        if not response.ok:
+            if response.code is not None and response.final.startswith("+CME"):
+                raise CMEError(response.command, response.final, response.code)
+            raise CommandError(response.command, response.final, response.code)
+        return response.lines
+
+    query_modem = command
+
+    @staticmethod
+    def _expect_line(lines: list[str], prefix: Optional[str], command: str) -> str:
+        for line in lines:
+            if prefix is None or line.upper().startswith(prefix + ":"):
+                return line
+        raise ProtocolError(f"{command} answered without a {prefix or 'value'} line: {lines!r}")
+
+    def _single_param(self, command: str, prefix: str) -> protocol.Param:
+        line = self._expect_line(self.command(command), prefix, command)
+        try:
+            return protocol.info_params(line, prefix)[0]
+        except (ValueError, IndexError):
+            raise ProtocolError(f"cannot parse the answer to {command}: {line!r}") from None
+
+    # ------------------------------------------------------------ identity
+
+    def get_imei(self) -> str:
+        """The IMEI (AT+CGSN=1), checked: 15 digits with a valid Luhn check digit."""
+        imei = str(self._single_param("AT+CGSN=1", "+CGSN"))
+        if not protocol.is_valid_imei(imei):
+            raise ProtocolError(f"the modem reported {imei!r}, which is not a valid IMEI")
+        return imei
+
+    def get_manufacturer_id(self) -> str:
+        return self._expect_line(self.command("AT+CGMI"), None, "AT+CGMI").strip()
+
+    def get_model(self) -> str:
+        return self._expect_line(self.command("AT+CGMM"), None, "AT+CGMM").strip()
+
+    def get_firmware_version(self) -> str:
+        return self._expect_line(self.command("AT+CGMR"), None, "AT+CGMR").strip()
+
+    def get_functional_mode(self) -> int:
+        mode = self._single_param("AT+CFUN?", "+CFUN")
+        if not isinstance(mode, int):
+            raise ProtocolError(f"AT+CFUN? answered {mode!r}, not a number")
+        return mode
+
+    def set_functional_mode(self, mode: int) -> None:
+        if mode not in CFUN_MODES:
+            raise ValidationError(f"CFUN mode {mode} does not exist: use one of {sorted(CFUN_MODES)}")
+        self.command(f"AT+CFUN={mode}")
+
+    @contextlib.contextmanager
+    def offline(self, mode: int = CFUN_MODE_OFFLINE) -> Iterator[int]:
+        """Take an active modem offline for the block and restore its mode after, also on error.
+
+        Yields the mode found. A modem that is already inactive is left alone.
+        """
+        before = self.get_functional_mode()
+        if before in CFUN_INACTIVE_MODES:
+            yield before
+            return
+        self.set_functional_mode(mode)
+        try:
+            yield before
+        finally:
+            self.set_functional_mode(before)
+
+    # ------------------------------------------------------------ credentials
+
+    def list_credentials(self, sec_tag: Optional[int] = None,
+                         cred_type: Optional[int] = None) -> list[Credential]:
+        """Credentials stored, optionally filtered by sec_tag and/or type.
+
+        A type filter without a tag is applied here (the modem needs a tag for it).
+        """
+        if sec_tag is not None:
+            credentials.check_sec_tag(sec_tag, writing=False)
+        if cred_type is not None:
+            credentials.check_cred_type(cred_type)
+        if sec_tag is None:
+            command = protocol.build("%CMNG", 1)
+        else:
+            command = protocol.build("%CMNG", 1, sec_tag, None if cred_type is None else int(cred_type))
+        found = [self._parse_listed(line) for line in self.command(command)
+                 if line.upper().startswith("%CMNG:")]
+        if cred_type is not None:
+            found = [cred for cred in found if cred.cred_type == int(cred_type)]
+        return found
+
+    @staticmethod
+    def _parse_listed(line: str) -> Credential:
+        try:
+            tag, kind, sha = protocol.info_params(line, "%CMNG")[:3]
+        except ValueError:
+            raise ProtocolError(f"cannot parse a %CMNG list line: {line[:80]!r}") from None
+        if not isinstance(tag, int) or not isinstance(kind, int) or not isinstance(sha, str):
+            raise ProtocolError(f"cannot parse a %CMNG list line: {line[:80]!r}")
+        sha = sha.upper()
+        return Credential(tag, kind, None if sha == protocol.ZERO_SHA else sha)
+
+    def read_credential(self, sec_tag: int, cred_type: int) -> str:
+        """The content exactly as stored (PEM newlines included). Types 0 and 4 only."""
+        credentials.check_sec_tag(sec_tag, writing=False)
+        kind = credentials.check_readable(cred_type)
+        command = protocol.build("%CMNG", 2, sec_tag, int(kind))
+        for line in self.command(command):
+            if not line.upper().startswith("%CMNG:"):
+                continue
+            try:
+                params = protocol.info_params(line, "%CMNG")
+            except ValueError:
+                raise ProtocolError("the %CMNG read response is cut off or malformed") from None
+            if len(params) < 4 or params[:2] != [sec_tag, int(kind)] or not isinstance(params[3], str):
+                raise ProtocolError(f"unexpected %CMNG read response for sec_tag {sec_tag} type {int(kind)}")
+            return params[3]
+        raise ProtocolError(f"{command} answered OK without content")
+
+    def write_credential(self, sec_tag: int, cred_type: int, content: Union[str, bytes],
+                         passwd: Optional[str] = None, verify: bool = True) -> Credential:
+        """Validate, write, and (by default) verify by SHA-256 from the list output.
+
+        Returns the credential as now listed. Raises `ValidationError` before
+        sending anything that the modem would refuse or mangle, `CMEError` when the
+        modem refuses, and `VerificationError` when the stored hash differs.
+        """
+        credentials.check_sec_tag(sec_tag, writing=True)
+        text = credentials.prepare_content(cred_type, content, passwd)
+        command = protocol.build("%CMNG", 0, sec_tag, int(cred_type), text, passwd)
+        protocol.check_length(command)
+        self.command(command, timeout=None)
+        expected = protocol.sha256_hex(text)
+        if not verify:
+            return Credential(sec_tag, int(cred_type), expected)
+        listed = self.list_credentials(sec_tag, cred_type)
+        if not listed:
+            raise VerificationError(f"the modem answered OK, but sec_tag {sec_tag} type {int(cred_type)} "
+                                    "is not listed afterwards")
+        stored = listed[0]
+        if stored.sha256 is not None and stored.sha256 != expected:
+            raise VerificationError(
+                f"sec_tag {sec_tag} type {int(cred_type)} was stored with SHA-256 {stored.sha256}, but what "
+                f"was sent hashes to {expected}: the link or the firmware altered it; write it again")
+        return stored
+
+    def delete_credential(self, sec_tag: int, cred_type: int) -> None:
+        credentials.check_sec_tag(sec_tag, writing=True)
+        kind = credentials.check_cred_type(cred_type)
+        self.command(protocol.build("%CMNG", 3, sec_tag, int(kind)))
+
+
+__all__ = ["SoC", "Credential", "CredType"]
