@@ -9,13 +9,36 @@ from __future__ import annotations
 
 import serial as _serial
 
-from .credentials import (CRED_TYPE_CLIENT_CERT, CRED_TYPE_CLIENT_PRIVATE_KEY, CRED_TYPE_PSK,
-                          CRED_TYPE_PSK_IDENTITY, CRED_TYPE_PUBLIC_KEY, CRED_TYPE_ROOT_CA, NRF_CLOUD_SEC_TAG,
-                          CredType)
-from .errors import (ATError, ATTimeoutError, CMEError, CommandError, FlashError, PortError, ProtocolError,
-                     ValidationError, VerificationError)
-from .soc import (CFUN_MODE_NORMAL, CFUN_MODE_OFFLINE, CFUN_MODE_OFFLINE_KEEP_UICC, CFUN_MODE_POWER_OFF,
-                  CFUN_MODE_RX_ONLY, Credential, SoC)
+from .credentials import (
+    CRED_TYPE_CLIENT_CERT,
+    CRED_TYPE_CLIENT_PRIVATE_KEY,
+    CRED_TYPE_PSK,
+    CRED_TYPE_PSK_IDENTITY,
+    CRED_TYPE_PUBLIC_KEY,
+    CRED_TYPE_ROOT_CA,
+    NRF_CLOUD_SEC_TAG,
+    CredType,
+)
+from .errors import (
+    ATError,
+    ATTimeoutError,
+    CMEError,
+    CommandError,
+    FlashError,
+    PortError,
+    ProtocolError,
+    ValidationError,
+    VerificationError,
+)
+from .soc import (
+    CFUN_MODE_NORMAL,
+    CFUN_MODE_OFFLINE,
+    CFUN_MODE_OFFLINE_KEEP_UICC,
+    CFUN_MODE_POWER_OFF,
+    CFUN_MODE_RX_ONLY,
+    Credential,
+    SoC,
+)
 
 # Make sim://NAME reachable through serial.serial_for_url, like pyserial's own loop://.
 if "at.sim" not in _serial.protocol_handler_packages:

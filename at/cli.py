@@ -13,8 +13,16 @@ from typing import Any, Callable, Iterator, Optional
 
 from . import credentials, ports, psk
 from .credentials import NRF_CLOUD_SEC_TAG, SECRET_TYPES, type_name
-from .errors import (ATError, ATTimeoutError, CommandError, FlashError, PortError, ProtocolError, ValidationError,
-                     VerificationError)
+from .errors import (
+    ATError,
+    ATTimeoutError,
+    CommandError,
+    FlashError,
+    PortError,
+    ProtocolError,
+    ValidationError,
+    VerificationError,
+)
 from .files import atomic_write
 from .flashing import run_with_firmware
 from .soc import CFUN_INACTIVE_MODES, CFUN_MODE_POWER_OFF, DEFAULT_TIMEOUT, SoC

@@ -223,12 +223,12 @@ def _check_private_key(text: str, passwd: Optional[str]) -> None:
 
 
 def _check_psk(text: str) -> None:
-    if len(text) % 2:
-        raise ValidationError(f"the PSK has {len(text)} hex digits, an odd number: "
-                              "a PSK is written as two hex digits per byte")
     if not re.fullmatch(r"[0-9A-Fa-f]+", text):
         raise ValidationError("the PSK must be hex digits only (0-9, a-f), two per byte, "
                               "e.g. 'a1b2c3...'; encode a text key with 'xxd -p'")
+    if len(text) % 2:
+        raise ValidationError(f"the PSK has {len(text)} hex digits, an odd number: "
+                              "a PSK is written as two hex digits per byte")
 
 
 def _check_identity(text: str) -> None:

@@ -96,7 +96,7 @@ def run_with_firmware(work: Callable[[], T], *, port: str, program_hex: bool, ap
         wait_for_at(port, timeout=boot_timeout)
     try:
         result = work()
-    except BaseException as failure:
+    except BaseException:
         if app_hex and flashed_at_client:
             try:
                 notify(f"flashing the application {app_hex} back after the failure")

@@ -84,7 +84,7 @@ def find_kits(comports: Optional[Iterable] = None) -> list[Kit]:
     for port in comports:
         if getattr(port, "vid", None) not in (JLINK_VID, NORDIC_VID):
             continue
-        key = getattr(port, "serial_number", None) or getattr(port, "device")
+        key = getattr(port, "serial_number", None) or port.device
         groups.setdefault(key, []).append(port)
     kits = []
     for serial_number, members in sorted(groups.items()):

@@ -67,7 +67,7 @@ class SoC:
 
     # ------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> "SoC":
+    def __enter__(self) -> SoC:
         return self
 
     def __exit__(self, *exc: object) -> None:

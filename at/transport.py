@@ -96,7 +96,7 @@ class Transport:
     def is_open(self) -> bool:
         return self._link is not None
 
-    def __enter__(self) -> "Transport":
+    def __enter__(self) -> Transport:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,83 @@
+"""Shared fixtures: isolated simulator state, the real console scripts, a pty-served modem."""
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import at  # noqa: F401  (registers sim://)
+
+BIN = Path(sys.executable).parent
+_names = itertools.count()
+
+
+def script(name: str) -> str:
+    """A console script installed next to this Python (the real `cmng`, not a stand-in)."""
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"{name} is not installed next to {sys.executable}: pip install . first")
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def sim_state(tmp_path, monkeypatch):
+    """Every test gets its own simulator state directory (inherited by subprocesses)."""
+    state = tmp_path / "simstate"
+    monkeypatch.setenv("NRF91_SIM_STATE_DIR", str(state))
+    return state
+
+
+@pytest.fixture
+def name(request):
+    """A simulated device name unique to this test."""
+    return f"t{next(_names)}-{os.getpid()}"
+
+
+@pytest.fixture
+def mem_url(name):
+    """An in-memory simulated kit (lives as long as the test process)."""
+    return f"sim://{name}?state=memory"
+
+
+def run_cmng(*args: str, input: bytes | None = None, env: dict | None = None, cwd=None,
+             timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([script("cmng"), *args], input=input, capture_output=True, timeout=timeout,
+                          env=env, cwd=cwd)
+
+
+class PtySim:
+    """`nrf91-sim NAME` in a subprocess: a simulated kit on a real pseudo-terminal."""
+
+    def __init__(self, device: str, *options: str) -> None:
+        self.proc = subprocess.Popen([script("nrf91-sim"), device, *options], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("/dev/"):
+            self.proc.kill()
+            raise RuntimeError(f"nrf91-sim did not print a device path: {line!r} {self.proc.stderr.read()}")
+        self.path = line
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def pty_sim(name):
+    sims = []
+
+    def start(*options: str, device: str = name) -> PtySim:
+        sim = PtySim(device, *options)
+        sims.append(sim)
+        return sim
+
+    yield start
+    for sim in sims:
+        sim.stop()
