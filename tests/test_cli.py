@@ -168,8 +168,8 @@ def test_validation_error_leaves_device_untouched(name):
 
 
 def test_list_does_not_load_pynrfjprog(mem_url):
-    code = ("import sys; from at import cli; rc = cli.main(['list', %r]);"
-            "sys.exit(rc or ('pynrfjprog' in sys.modules and 99))" % mem_url)
+    code = (f"import sys; from at import cli; rc = cli.main(['list', {mem_url!r}]);"
+            "sys.exit(rc or ('pynrfjprog' in sys.modules and 99))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert proc.returncode == 0, proc.stderr
 

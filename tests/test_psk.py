@@ -1,0 +1,193 @@
+"""PSK provisioning: psk_file handling, parallel kits, crash safety, and a real Mosquitto broker."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+import at
+from at import pskfile
+from at.files import locked
+from at.psk import provision_psk
+from at.sim import device
+from tests.conftest import run_cmng
+
+
+def stored(state_dir, name, sec_tag=1234):
+    """What the simulated device holds: (identity, psk), read from its state file."""
+    doc = json.loads((state_dir / f"{name}.json").read_text())
+    creds = {(c["sec_tag"], c["type"]): c["content"] for c in doc["credentials"]}
+    return creds.get((sec_tag, 4)), creds.get((sec_tag, 3))
+
+
+def test_psk_file_keeps_other_lines_and_replaces_the_identity(tmp_path):
+    path = tmp_path / "psk_file.txt"
+    path.write_text("# broker keys\nother:abcd\nnrf-1:0000\n\n")
+    pskfile.update_psk_file(path, "nrf-1", "1111")
+    pskfile.update_psk_file(path, "nrf-2", "2222")
+    assert path.read_text() == "# broker keys\nother:abcd\nnrf-1:1111\n\nnrf-2:2222\n"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert pskfile.read_psk_file(path) == {"other": "abcd", "nrf-1": "1111", "nrf-2": "2222"}
+    with pytest.raises(at.ValidationError, match="psk_file"):
+        pskfile.update_psk_file(path, "bad:id", "00")
+
+
+def test_library_provisioning_records_what_the_device_holds(mem_url, name, tmp_path):
+    path = tmp_path / "psk.txt"
+    with at.SoC(mem_url) as soc:
+        soc.set_functional_mode(1)
+        result = provision_psk(soc, psk_file=path, identity_prefix="dev-", psk_bytes=32)
+        assert soc.get_functional_mode() == 1  # offline only for the writes
+    creds = device._memory[name].credentials()
+    assert result.identity == creds[(1234, 4)] == "dev-" + result.imei
+    assert len(creds[(1234, 3)]) == 64
+    assert pskfile.read_psk_file(path) == {result.identity: creds[(1234, 3)]}
+    assert creds[(1234, 3)] not in repr(result)
+
+
+def test_cli_psk_never_shows_the_key_unless_asked(name, tmp_path, sim_state):
+    path = tmp_path / "psk_file.txt"
+    proc = run_cmng("psk", f"sim://{name}", "--psk_file", str(path), "-v", "--json")
+    assert proc.returncode == 0, proc.stderr
+    identity, key = stored(sim_state, name)
+    everything = (proc.stdout + proc.stderr).decode()
+    assert key not in everything and identity in everything
+    assert json.loads(proc.stdout)["results"][0]["identity"] == identity
+    shown = run_cmng("psk", f"sim://{name}", "--psk_file", str(path), "--show-psk")
+    identity, key = stored(sim_state, name)
+    assert key in shown.stdout.decode()
+    assert pskfile.read_psk_file(path) == {identity: key}  # re-provisioning replaced the line
+
+
+def test_one_failing_kit_does_not_stop_the_others(name, tmp_path, sim_state):
+    path = tmp_path / "psk_file.txt"
+    proc = run_cmng("psk", f"sim://{name}", str(tmp_path / "ttyNothing"), f"sim://{name}b", "--psk_file", str(path))
+    assert proc.returncode == 9
+    stderr = proc.stderr.decode()
+    assert "ttyNothing" in stderr and "1 of 3 kits failed" in stderr and "Traceback" not in stderr
+    assert set(pskfile.read_psk_file(path)) == {stored(sim_state, name)[0], stored(sim_state, name + "b")[0]}
+
+
+def test_eight_concurrent_runs_lose_no_line(name, tmp_path, sim_state):
+    path = tmp_path / "psk_file.txt"
+    procs = [subprocess.Popen([shutil.which("cmng") or os.path.join(os.path.dirname(os.sys.executable), "cmng"),
+                               "psk", f"sim://{name}-{i}", "--psk_file", str(path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(8)]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    entries = pskfile.read_psk_file(path)
+    assert len(path.read_text().splitlines()) == 8 and len(entries) == 8
+    assert entries == dict(stored(sim_state, f"{name}-{i}") for i in range(8))
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_killed_between_device_write_and_file_update(name, tmp_path, sim_state):
+    path = tmp_path / "psk_file.txt"
+    path.write_text("old:00ff\n")
+    os.chmod(path, 0o600)
+    from tests.conftest import script
+    with locked(path):  # the run can write the device but must wait for the file
+        proc = subprocess.Popen([script("cmng"), "psk", f"sim://{name}", "--psk_file", str(path)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while stored_or_none(sim_state, name)[1] is None:  # poll until the device holds the PSK
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert path.read_text() == "old:00ff\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    rerun = run_cmng("psk", f"sim://{name}", "--psk_file", str(path))
+    assert rerun.returncode == 0
+    identity, key = stored(sim_state, name)
+    assert pskfile.read_psk_file(path) == {"old": "00ff", identity: key}
+
+
+def stored_or_none(state_dir, name):
+    try:
+        return stored(state_dir, name)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None, None
+
+
+# ------------------------------------------------------------------ a real broker
+
+def mosquitto_binary():
+    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+    if not found or not shutil.which("mosquitto_pub"):
+        if os.environ.get("CI"):
+            pytest.fail("mosquitto and mosquitto-clients must be installed in CI (.ci/run installs them)")
+        pytest.skip("mosquitto not installed: apt-get install mosquitto mosquitto-clients")
+    return found
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def broker(tmp_path):
+    exe = mosquitto_binary()
+    path = tmp_path / "psk_file.txt"
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"per_listener_settings true\nlistener {port} 127.0.0.1\npsk_hint nrf91\n"
+                    f"psk_file {path}\nuse_identity_as_username true\nallow_anonymous false\n"
+                    # as root, mosquitto would drop to its own user, which cannot read our 0600 file
+                    + ("user root\n" if os.geteuid() == 0 else ""))
+
+    def start():
+        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return proc
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+                time.sleep(0.05)
+
+    state = {"path": path, "port": port, "start": start, "procs": []}
+    yield state
+    for proc in state["procs"]:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def mqtt(tool, port, identity, key, *args):
+    return subprocess.run([tool, "-h", "127.0.0.1", "-p", str(port), "--psk-identity", identity, "--psk", key,
+                           "-q", "1", *args], capture_output=True, text=True, timeout=20)
+
+
+def test_provisioned_kits_connect_to_a_real_mosquitto(broker, name, sim_state):
+    kits = [f"{name}-a", f"{name}-b"]
+    proc = run_cmng("psk", *[f"sim://{k}" for k in kits], "--psk_file", str(broker["path"]))
+    assert proc.returncode == 0, proc.stderr
+    broker["procs"].append(broker["start"]())
+    port = broker["port"]
+    for kit in kits:
+        identity, key = stored(sim_state, kit)  # what the device holds, not what the file says
+        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "--psk-identity", identity,
+                                "--psk", key, "-t", f"devices/{identity}", "-C", "1", "-W", "15"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        message = f"hello from {identity}"
+        deadline = time.monotonic() + 15
+        while sub.poll() is None and time.monotonic() < deadline:  # publish until the subscriber has it
+            assert mqtt("mosquitto_pub", port, identity, key, "-t", f"devices/{identity}", "-m", message).returncode == 0
+            try:
+                out, _ = sub.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        else:
+            out = sub.stdout.read()
+        assert out.strip() == message
+        wrong = "00" * (len(key) // 2) if key != "00" * (len(key) // 2) else "11" * (len(key) // 2)
+        refused = mqtt("mosquitto_pub", port, identity, wrong, "-t", "x", "-m", "no")
+        assert refused.returncode != 0
