@@ -9,14 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-try:
-    import fcntl
-except ImportError:  # Windows: single-process use only
-    fcntl = None  # type: ignore[assignment]
+from ..files import atomic_write, locked  # leaf helpers: no imports from the rest of `at`
 
 Key = tuple  # (sec_tag, type)
 Factory = Callable[[], dict]
@@ -84,17 +80,6 @@ class FileStore(Store):
         with self._change():  # creates the factory state on first use
             pass
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        lock_path = self.path.with_suffix(".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
-
     def _load(self) -> Optional[dict]:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
@@ -107,27 +92,16 @@ class FileStore(Store):
         doc = {"version": 1, "cfun": state["cfun"],
                "credentials": [{"sec_tag": t, "type": k, "content": c}
                                for (t, k), c in sorted(state["credentials"].items())]}
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name, suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(doc, handle, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.path, json.dumps(doc, indent=1).encode("utf-8"), 0o600)
 
     def _read(self) -> dict:
-        with self._locked():
+        with locked(self.path):
             state = self._load()
         return state if state is not None else self._factory()
 
     @contextlib.contextmanager
     def _change(self) -> Iterator[dict]:
-        with self._locked():
+        with locked(self.path):
             state = self._load()
             if state is None:
                 state = self._factory()
