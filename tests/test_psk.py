@@ -191,3 +191,16 @@ def test_provisioned_kits_connect_to_a_real_mosquitto(broker, name, sim_state):
         wrong = "00" * (len(key) // 2) if key != "00" * (len(key) // 2) else "11" * (len(key) // 2)
         refused = mqtt("mosquitto_pub", port, identity, wrong, "-t", "x", "-m", "no")
         assert refused.returncode != 0
+
+
+def test_example_script_provisions_with_the_original_defaults(name, tmp_path, sim_state):
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "psk_provision.py"
+    proc = subprocess.run([sys.executable, str(example), f"sim://{name}"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    identity, key = stored(sim_state, name, sec_tag=1234)
+    assert pskfile.read_psk_file(tmp_path / "psk_file.txt") == {identity: key}
+    assert key not in proc.stdout + proc.stderr

@@ -119,3 +119,18 @@ def test_file_store_persists_and_is_private(tmp_path):
     again = FileStore(tmp_path, "dev", lambda: pytest.fail("factory must not run twice"))
     assert again.credentials()[(1, 4)] == "id" and again.cfun() == 4
     assert (tmp_path / "dev.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_link_drops_input_while_a_command_runs_and_delays_answers():
+    from at.sim.link import Link, LinkOptions
+
+    now = [0.0]
+    link = Link(modem(), LinkOptions(latency=0.5, baud=1000), clock=lambda: now[0])
+    link.write(b"AT\r\n")  # 4 bytes at 1000 baud arrive after 40 ms, answered 0.5 s later
+    assert link.available() == 0
+    link.write(b"AT+CGMI\r\n")  # pipelined: at_host is not listening
+    assert link.dropped == 9
+    now[0] = 0.54 + 4 * 0.01 + 0.001
+    assert link.read(100) == b"OK\r\n"
+    link.write(b"AT\r\n")  # after the answer started, input is taken again
+    assert link.dropped == 9

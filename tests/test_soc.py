@@ -235,3 +235,10 @@ def test_random_noise_only_raises_at_errors(mem_url, noise):
         assert soc.get_functional_mode() == 0
     finally:
         soc.close()
+
+
+def test_urcs_with_latency_do_not_make_the_modem_deaf(name):
+    with at.SoC(f"sim://{name}?state=memory&urcs=1&latency=0.01", timeout=2) as soc:
+        for _ in range(3):
+            assert len(soc.list_credentials()) == 6
+        assert device.devices[name].commands[-1] == "AT%CMNG=1"

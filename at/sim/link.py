@@ -36,7 +36,7 @@ class Link:
         self._clock = clock
         self._out = bytearray()  # bytes scheduled but not yet read
         self._ready_at: list[float] = []  # when each byte of _out becomes readable
-        self._busy_until = 0.0
+        self._busy_until = 0.0  # input before this time is dropped: a command is running
         self._input_done = 0.0
         self._sent = 0
         self._gone = False
@@ -52,8 +52,6 @@ class Link:
         first = max(start, self._ready_at[-1] if self._ready_at else start)
         self._out += data
         self._ready_at += [first + step * (i + 1) for i in range(len(data))]
-        if self._ready_at:
-            self._busy_until = self._ready_at[-1]
 
     def write(self, data: bytes) -> None:
         """Bytes from the host reach the modem after their wire time."""
@@ -66,7 +64,9 @@ class Link:
             return
         answer = self.modem.receive(data)
         if answer:
-            self._schedule(answer, arrive + self.options.latency)
+            # at_host listens again once the command has run (its answer starts), URCs or not
+            self._busy_until = arrive + self.options.latency
+            self._schedule(answer, self._busy_until)
 
     def available(self) -> int:
         now = self._clock()
