@@ -10,6 +10,7 @@ from enum import IntEnum
 from typing import Optional, Union
 
 from .errors import ValidationError
+from .protocol import SECRET_CMNG_TYPES
 
 
 class CredType(IntEnum):
@@ -55,7 +56,7 @@ WRITABLE_TYPES = frozenset({CredType.ROOT_CA, CredType.CLIENT_CERT, CredType.CLI
                             CredType.PSK, CredType.PSK_IDENTITY})
 # Type 1 is readable on some firmware, but the v1.x reference says no: refuse it here.
 READABLE_TYPES = frozenset({CredType.ROOT_CA, CredType.PSK_IDENTITY})
-SECRET_TYPES = frozenset({CredType.CLIENT_PRIVATE_KEY, CredType.PSK})
+SECRET_TYPES = frozenset(CredType(kind) for kind in SECRET_CMNG_TYPES)  # one list, shared with redaction
 
 USER_SEC_TAG_MAX = 2147483647
 MODEM_SEC_TAG_MAX = 4294967295

@@ -252,7 +252,7 @@ class SoC:
         text = credentials.prepare_content(cred_type, content, passwd)
         command = protocol.build("%CMNG", 0, sec_tag, int(cred_type), text, passwd)
         protocol.check_length(command)
-        self.command(command, timeout=None)
+        self.command(command)
         expected = protocol.sha256_hex(text)
         if not verify:
             return Credential(sec_tag, int(cred_type), expected)

@@ -71,8 +71,7 @@ class Transport:
     """A serial link speaking AT: `command()` in, `Response` out, URCs kept in `urcs`."""
 
     def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = 10.0,
-                 trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True,
-                 link: Optional[serial.SerialBase] = None) -> None:
+                 trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> None:
         self.port = port
         self.baudrate = baudrate
         self.timeout = timeout
@@ -80,7 +79,7 @@ class Transport:
         self._trace = trace
         self._redact = redact
         self._splitter = protocol.LineSplitter()
-        self._link = link if link is not None else open_serial(port, baudrate, exclusive)
+        self._link: Optional[serial.SerialBase] = open_serial(port, baudrate, exclusive)
 
     # ------------------------------------------------------------ lifecycle
 
