@@ -198,17 +198,17 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 @contextlib.contextmanager
 def _writable(soc: SoC, args: argparse.Namespace, con: Console) -> Iterator[None]:
     """Make the modem accept write/delete: offline for the operation, then back as it was."""
-    mode = soc.get_functional_mode()
-    if mode in CFUN_INACTIVE_MODES:
+    if args.power_off:
+        mode = soc.get_functional_mode()
+        if mode not in CFUN_INACTIVE_MODES:
+            con.note(f"modem is active (CFUN={mode}): powering it off (CFUN=0) as --power_off asks; it stays off")
+            soc.set_functional_mode(CFUN_MODE_POWER_OFF)
         yield
-    elif args.power_off:
-        con.note(f"modem is active (CFUN={mode}): powering it off (CFUN=0) as --power_off asks; it stays off")
-        soc.set_functional_mode(CFUN_MODE_POWER_OFF)
+        return
+    with soc.offline() as mode:  # yields the mode it found, so CFUN is queried once
+        if mode not in CFUN_INACTIVE_MODES:
+            con.note(f"modem is active (CFUN={mode}): taking it offline (CFUN=4) for this, restoring CFUN={mode} after")
         yield
-    else:
-        con.note(f"modem is active (CFUN={mode}): taking it offline (CFUN=4) for this, restoring CFUN={mode} after")
-        with soc.offline():
-            yield
 
 
 def _read_content(args: argparse.Namespace, con: Console) -> bytes:
@@ -285,8 +285,7 @@ def _do_query(soc: SoC, args: argparse.Namespace, con: Console) -> int:
     lines = list(response.lines)
     con.result({"port": soc.port, "command": args.command, "response": lines, "final": response.final,
                 "ok": response.ok}, "\n".join(lines + [response.final]))
-    if not response.ok:
-        soc.command(args.command)  # raises the explained error for the exit code and message
+    soc.check(response)  # a failed command raises its explained error (exit code, message) without resending
     return EXIT_OK
 
 

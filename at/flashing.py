@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
 from . import ports
-from .errors import ATError, FlashError, PortError
+from .errors import FlashError
 from .programmer import Programmer, Progress, check_hex, choose_probe, select_programmer
-from .transport import Transport
 
 T = TypeVar("T")
 HEX_README = "hex/README.md"
@@ -51,13 +50,10 @@ def wait_for_at(port: str, timeout: float = BOOT_TIMEOUT, interval: float = POLL
     last = "no answer"
     while clock() < deadline:
         started = clock()
-        try:
-            with Transport(port, timeout=interval) as link:
-                if link.command("AT").ok:
-                    return
-                last = "answered, but not OK"
-        except (PortError, ATError) as exc:
-            last = str(exc)
+        answered, note = ports.probe_port(port, timeout=interval)
+        if answered:
+            return
+        last = note
         # the port may be re-enumerating: wait out the rest of the poll interval
         remaining = interval - (clock() - started)
         if remaining > 0:

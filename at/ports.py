@@ -124,6 +124,10 @@ def find_kit_for_port(port: str, comports: Optional[Iterable] = None) -> Optiona
     return None
 
 
+def _listed(kits: list[Kit]) -> str:
+    return ", ".join(f"{k.serial_number} ({k.at_port})" for k in kits)
+
+
 def auto_port(serial_number: Optional[str] = None, comports: Optional[Iterable] = None,
               probe: Callable[[str], tuple[bool, str]] = probe_port, require_answer: bool = True) -> str:
     """The AT port of the single responding kit (or of the kit named by serial number).
@@ -141,14 +145,12 @@ def auto_port(serial_number: Optional[str] = None, comports: Optional[Iterable] 
                         "instead of 'auto'")
     if not require_answer:
         if len(kits) > 1:
-            names = ", ".join(f"{k.serial_number} ({k.at_port})" for k in kits)
-            raise PortError(f"several kits are attached ({names}): pick one with -s/--serial_number or name its port")
+            raise PortError(f"several kits are attached ({_listed(kits)}): pick one with -s/--serial_number or name its port")
         return kits[0].at_port
     responding = [kit for kit in probe_kits(kits, probe) if kit.responding]
     if not responding:
         detail = "; ".join(f"{k.serial_number} ({k.at_port}): {k.note}" for k in kits)
         raise PortError(f"no kit answers AT ({detail}): flash at_client with -x, or close the program using the port")
     if len(responding) > 1:
-        names = ", ".join(f"{k.serial_number} ({k.at_port})" for k in responding)
-        raise PortError(f"several kits answer AT ({names}): pick one with -s/--serial_number or name its port")
+        raise PortError(f"several kits answer AT ({_listed(responding)}): pick one with -s/--serial_number or name its port")
     return responding[0].at_port

@@ -122,7 +122,11 @@ class SoC:
 
     def command(self, text: str, *, timeout: Optional[float] = None) -> list[str]:
         """Send any AT command; return its information lines, or raise `CMEError`/`CommandError`."""
-        response = self.response(text, timeout=timeout)
+        return self.check(self.response(text, timeout=timeout))
+
+    @staticmethod
+    def check(response: Response) -> list[str]:
+        """The information lines of a successful response; an explained error for a failed one."""
         if not response.ok:
             if response.code is not None and response.final.startswith("+CME"):
                 raise CMEError(response.command, response.final, response.code)

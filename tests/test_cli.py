@@ -179,3 +179,11 @@ def test_cmng_over_a_real_pty(pty_sim):
     proc = run_cmng("list", sim.path, "--json")
     assert proc.returncode == 0, err(proc)
     assert len(json.loads(out(proc))["credentials"]) == 6
+
+
+def test_failed_query_is_sent_once(mem_url, name, capsys):
+    from at.sim import device
+
+    assert cli.main(["query", mem_url, "AT+BOGUS"]) == cli.EXIT_MODEM
+    assert device.devices[name].commands.count("AT+BOGUS") == 1
+    assert "AT+BOGUS failed: ERROR" in capsys.readouterr().err
