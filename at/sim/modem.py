@@ -88,7 +88,8 @@ class Modem:
                 continue
             if byte in (0x0D, 0x0A, 0x00) and not self._in_quote:
                 if self._buf:
-                    out += self._execute(bytes(self._buf))
+                    lines = self.execute(bytes(self._buf).decode("utf-8", errors="replace"))
+                    out += "".join(line + "\r\n" for line in lines).encode("utf-8")
                     self._buf.clear()
                 continue
             if byte == 0x22:
@@ -97,10 +98,17 @@ class Modem:
                 self._buf.append(byte)
         return bytes(out)
 
-    def _execute(self, raw: bytes) -> bytes:
-        text = raw.decode("utf-8", errors="replace").strip()
+    def execute(self, text: str) -> list[str]:
+        """Run one command as `nrf_modem_at_cmd` would; return the lines the modem answers.
+
+        This is the modem itself: at_host (or the AT shell) is the front end that
+        frames bytes into commands and lines back into bytes. Information lines
+        come first, the final line (`OK`, `ERROR`, `+CME ERROR: n`) last; URCs and
+        echo are included when those options are on. A blank command answers nothing.
+        """
+        text = text.strip()
         if not text:
-            return b""
+            return []
         self.commands.append(text)
         lines: list[str] = [text] if self.options.echo else []
         try:
@@ -114,7 +122,7 @@ class Modem:
         lines += info + [final]
         if self.options.urcs:
             lines.append(URC_AFTER)
-        return "".join(line + "\r\n" for line in lines).encode("utf-8")
+        return lines
 
     # ------------------------------------------------------------ commands
 
