@@ -13,7 +13,8 @@ from typing import Iterator, NamedTuple, Optional, Union
 from . import credentials, protocol
 from .credentials import CredType
 from .errors import ATError, CMEError, CommandError, ProtocolError, ValidationError, VerificationError
-from .transport import Response, Trace, Transport
+from .link.detect import open_link
+from .transport import Response, Trace
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,18 @@ class SoC:
 
     Opening syncs with the modem (a stray half-command is flushed) and turns on
     numeric errors (AT+CMEE=1); closing restores the CMEE setting it found.
+    `mode` picks the firmware's framing: "at" (at_client), "shell" (an application's
+    Zephyr shell with the `at` command) or "auto" (plain AT first, then the shell);
+    `soc.mode` says which one is in use.
     """
 
-    def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT,
+    def __init__(self, port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT,
                  trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> None:
         self.port = port
-        self._transport = Transport(port, baudrate=baudrate, timeout=timeout, trace=trace,
+        self._transport = open_link(port, mode=mode, baudrate=baudrate, timeout=timeout, trace=trace,
                                     redact=redact, exclusive=exclusive)
+        self.mode: str = self._transport.mode
+        self.stored_note: Optional[str] = None  # set by a write whose stored text differs from the content
         self._cmee_before: Optional[int] = None
         try:
             self._sync()
@@ -255,9 +261,16 @@ class SoC:
         credentials.check_sec_tag(sec_tag, writing=True)
         text = credentials.prepare_content(cred_type, content, passwd)
         command = protocol.build("%CMNG", 0, sec_tag, int(cred_type), text, passwd)
-        protocol.check_length(command)
+        getattr(self._transport, "check_command", protocol.check_length)(command)
+        self.stored_note = None
         self.command(command)
-        expected = protocol.sha256_hex(text)
+        # the link may store the text differently (the AT shell turns line breaks into CR LF)
+        stored_text = getattr(self._transport, "stored_form", str)(text)
+        if stored_text != text:
+            self.stored_note = (f"sec_tag {sec_tag} type {int(cred_type)} is stored with CRLF line endings (the AT "
+                                "shell's CONFIG_AT_SHELL_UNESCAPE_LF turns each line break into CR LF); its SHA-256 "
+                                "is that of the CRLF text")
+        expected = protocol.sha256_hex(stored_text)
         if not verify:
             return Credential(sec_tag, int(cred_type), expected)
         listed = self.list_credentials(sec_tag, cred_type)
@@ -266,6 +279,11 @@ class SoC:
                                     "is not listed afterwards")
         stored = listed[0]
         if stored.sha256 is not None and stored.sha256 != expected:
+            explain = getattr(self._transport, "explain_stored", None)
+            reason = explain(sec_tag, int(cred_type), text, stored.sha256) if explain else None
+            if reason:
+                self.stored_note = None
+                raise VerificationError(reason)
             raise VerificationError(
                 f"sec_tag {sec_tag} type {int(cred_type)} was stored with SHA-256 {stored.sha256}, but what "
                 f"was sent hashes to {expected}: the link or the firmware altered it; write it again")

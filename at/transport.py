@@ -70,8 +70,11 @@ def _open_hint(port: str, exc: Exception) -> str:
 class Transport:
     """A serial link speaking AT: `command()` in, `Response` out, URCs kept in `urcs`."""
 
+    mode = "at"
+
     def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = 10.0,
-                 trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> None:
+                 trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True,
+                 serial_port: Optional[serial.SerialBase] = None) -> None:
         self.port = port
         self.baudrate = baudrate
         self.timeout = timeout
@@ -79,7 +82,7 @@ class Transport:
         self._trace = trace
         self._redact = redact
         self._splitter = protocol.LineSplitter()
-        self._link: Optional[serial.SerialBase] = open_serial(port, baudrate, exclusive)
+        self._link: Optional[serial.SerialBase] = serial_port or open_serial(port, baudrate, exclusive)
 
     # ------------------------------------------------------------ lifecycle
 

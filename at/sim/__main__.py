@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import Optional
 
-from .device import check_name, make_modem
+from .device import check_name, make_front_end, make_modem
 from .options import OPTIONS, parse_options
 from .store import default_state_dir
 
@@ -18,7 +18,7 @@ from .store import default_state_dir
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nrf91-sim",
-        description="Serve a simulated nRF91 (at_client firmware) on a pseudo-terminal.",
+        description="Serve a simulated nRF91 (at_client firmware, or a Zephyr shell with --app shell) on a pseudo-terminal.",
         epilog=f"State is kept in {default_state_dir()} (set NRF91_SIM_STATE_DIR or --state to change).")
     parser.add_argument("name", help="device name: the same name is the same simulated kit (e.g. demo)")
     for name, (_, _, _, text) in OPTIONS.items():
@@ -38,7 +38,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ValueError as exc:
         print(f"nrf91-sim: error: {exc}", file=sys.stderr)
         return 2
-    server = PtyServer(modem, options.link)
+    server = PtyServer(make_front_end(modem, options), options.link)
     if args.link:
         try:
             if os.path.lexists(args.link):

@@ -12,6 +12,7 @@ from typing import Optional
 from .factory import factory_state
 from .modem import Modem, ModemOptions
 from .options import SimOptions
+from .shell import ShellFrontEnd
 from .store import FileStore, MemoryStore, Store, default_state_dir
 
 _memory: dict[str, MemoryStore] = {}
@@ -43,4 +44,11 @@ def make_modem(name: str, options: Optional[SimOptions] = None) -> Modem:
     check_name(name)
     modem = Modem(name, open_store(name, options), ModemOptions(**vars(options.modem)))
     devices[name] = modem
+    return modem
+
+
+def make_front_end(modem: Modem, options: SimOptions):
+    """What the host talks to: the modem behind at_host, or the Zephyr shell's `at` command."""
+    if options.app == "shell":
+        return ShellFrontEnd(modem, options.shell)
     return modem

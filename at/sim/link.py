@@ -42,7 +42,7 @@ class Link:
         self._gone = False
         self.dropped = 0  # input bytes lost because a command was still running
         if self.options.banner:
-            self._schedule(BANNER, clock())
+            self._schedule(getattr(modem, "boot_text", BANNER), clock())
 
     def _byte_time(self) -> float:
         return 10.0 / self.options.baud if self.options.baud else 0.0

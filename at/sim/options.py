@@ -2,6 +2,7 @@
 
     sim://NAME?fw=nrf9160&baud=115200&latency=0.02&urcs=1&echo=1&cmee=1&banner=1
               &disconnect_after=500&fragment=7&zero_sha=1&state=memory|DIR
+              &app=at_client|shell&prompt=uart|mosh&shell_buf=256&unescape_lf=0&colour=1&logs=1
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Callable, Optional
 
 from .link import LinkOptions
 from .modem import FLAVOURS, ModemOptions
+from .shell import PROMPTS, ShellOptions
 
 
 def _flag(text: str) -> bool:
@@ -48,6 +50,25 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _app(text: str) -> str:
+    if text not in ("at_client", "shell"):
+        raise ValueError("expected at_client or shell")
+    return text
+
+
+def _prompt(text: str) -> str:
+    if text not in PROMPTS:
+        raise ValueError(f"expected one of {', '.join(PROMPTS)}")
+    return PROMPTS[text]
+
+
+def _buffer_size(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise ValueError("expected at least 2 (one byte and the NUL)")
+    return value
+
+
 # name -> (parser, target, attribute, help)
 OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
     "fw": (_flavour, "modem", "flavour", "firmware flavour: nrf91x1 (mfw 2.0.2, refuses CRLF PEM) or nrf9160 (mfw 1.3.5)"),
@@ -61,6 +82,15 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
     "disconnect_after": (_positive_int, "link", "disconnect_after", "vanish after sending this many bytes"),
     "fragment": (_positive_int, "link", "fragment", "deliver at most this many bytes per read"),
     "state": (str, "state", "state", "'memory', or the directory for the device's state file"),
+    "app": (_app, "app", "app", "firmware: at_client (at_host, the default) or shell (a Zephyr shell with `at`)"),
+    "prompt": (_prompt, "shell", "prompt", "shell prompt: uart (uart:~$, the default) or mosh (mosh:~$)"),
+    "shell_buf": (_buffer_size, "shell", "buffer_size", "CONFIG_SHELL_CMD_BUFF_SIZE (default 3584; Zephyr's is 256)"),
+    "resp_max": (_positive_int, "shell", "response_max", "CONFIG_AT_SHELL_CMD_RESPONSE_MAX_LEN (default 2700)"),
+    "unescape_lf": (_flag, "shell", "unescape_lf", "CONFIG_AT_SHELL_UNESCAPE_LF (default 1)"),
+    "colour": (_flag, "shell", "colour", "shell colours and VT100 commands"),
+    "logs": (_flag, "shell", "logs", "log lines at random (seeded) moments"),
+    "wildcard": (_flag, "shell", "wildcard", "CONFIG_SHELL_WILDCARD: '?' and '*' in `at` arguments break it"),
+    "seed": (int, "shell", "seed", "seed for the moments of log lines"),
 }
 
 
@@ -69,6 +99,8 @@ class SimOptions:
     modem: ModemOptions = field(default_factory=ModemOptions)
     link: LinkOptions = field(default_factory=LinkOptions)
     state: Optional[str] = None  # None: default directory; "memory": in-process only
+    app: str = "at_client"  # the firmware in front of the modem: at_client or shell
+    shell: ShellOptions = field(default_factory=ShellOptions)
 
     def state_dir(self) -> Optional[Path]:
         return None if self.state in (None, "memory") else Path(self.state)
@@ -85,8 +117,8 @@ def parse_options(pairs: dict[str, str]) -> SimOptions:
             value = parser(text)
         except ValueError as exc:
             raise ValueError(f"simulator option {name}={text!r}: {exc}") from None
-        if target == "state":
-            result.state = str(value)
+        if target in ("state", "app"):
+            setattr(result, target, str(value))
         else:
             setattr(getattr(result, target), attribute, value)
     return result

@@ -1,0 +1,1 @@
+"""Serial links to an nRF91: one per framing (at_host, the AT shell), and detection of which fits."""
