@@ -57,6 +57,7 @@ class ShellLink:
         self._trace = trace
         self._redact = redact
         self._reader = ShellReader(prompt)
+        self._reader.partial = prompt or ""  # a prompt handed over by detection was just seen
         self._dirty = prompt is None
         self._link: Optional[serial.SerialBase] = serial_port or open_serial(port, baudrate, exclusive)
         try:
@@ -169,7 +170,8 @@ class ShellLink:
                 if partial in shell_text.KNOWN_PROMPTS or (
                         now - quiet_since >= _QUIET and shell_text.looks_like_prompt(partial)):
                     self._reader.prompt = partial
-            if self._reader.prompt is not None and partial == self._reader.prompt and now - quiet_since >= 0.02:
+            if self._reader.prompt is not None and partial == self._reader.prompt and (
+                    partial in shell_text.KNOWN_PROMPTS or now - quiet_since >= _QUIET):
                 break
             if now >= deadline:
                 raise ShellTimeoutError("", timeout, self.port)
