@@ -198,3 +198,12 @@ def test_over_a_real_pty(pty_sim):
         assert soc.read_credential(40, at.CRED_TYPE_PSK_IDENTITY) == IDENTITY
     with at.SoC(sim.path, mode="shell") as soc:
         assert any(c.sec_tag == 40 for c in soc.list_credentials())
+
+
+def test_explicit_modes_do_not_guess(name):
+    with pytest.raises(at.ProtocolError, match="answers like at_client"):
+        at.SoC(f"sim://{name}?state=memory", mode="shell")
+    with pytest.raises(at.ValidationError, match="link mode"):
+        at.SoC(url(name), mode="telnet")
+    with at.SoC(url(name), mode="shell") as soc:
+        assert soc.mode == "shell" and soc._transport.prompt == "uart:~$ "

@@ -159,12 +159,17 @@ class ShellLink:
         self._write(shell_text.CLEAR_LINE + b"\r")
         deadline = time.monotonic() + timeout
         quiet_since = time.monotonic()
+        self._reader.keep_all = True
         while True:
             data = self._read_some(wait=False)
             now = time.monotonic()
             if data:
                 self._reader.feed(data)
                 quiet_since = now
+            if self._reader.prompt is None and any(protocol.final_result(line) for line in self._reader.lines):
+                self._reader.lines.clear()
+                raise ProtocolError(f"the device on {self.port} answers like at_client (a result line for a "
+                                    "Ctrl-U), not like a Zephyr shell: open it in mode 'at' or 'auto'")
             partial = self._reader.partial
             if self._reader.prompt is None:
                 if partial in shell_text.KNOWN_PROMPTS or (
@@ -177,6 +182,9 @@ class ShellLink:
                 raise ShellTimeoutError("", timeout, self.port)
             if not data:
                 self._read_wait()
+        self._reader.keep_all = False
+        self._reader.lines = [line for line in self._reader.lines if line[:1] in ("+", "%") or
+                              shell_text.LOG_LINE.search(line)]
         self._take_lines()
         self._dirty = False
 
