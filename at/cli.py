@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                      help="seconds to wait for an answer, on top of the time the bytes need (default: %(default)s)")
     out.add_argument("--baudrate", type=int, default=115200, help="serial baud rate (default: %(default)s)")
+    out.add_argument("--mode", choices=("auto", "at", "shell"), default="auto",
+                     help="firmware on the port: at (at_client), shell (an application's Zephyr shell with the "
+                          "'at' command) or auto: plain AT first, then the shell (default: %(default)s)")
     return parser
 
 
@@ -162,6 +165,7 @@ class Console:
 
     def __init__(self, json_mode: bool) -> None:
         self.json_mode = json_mode
+        self.modes: dict[str, str] = {}  # port -> link mode used ("at" or "shell")
 
     def note(self, message: str) -> None:
         print(f"cmng: {message}", file=sys.stderr, flush=True)
@@ -181,6 +185,8 @@ class Console:
         print(f"\r\x1b[Kflashing: {stage}{shown}", end=end, file=sys.stderr, flush=True)
 
     def result(self, document: Any, text: Optional[str]) -> None:
+        if isinstance(document, dict) and document.get("port") in self.modes:
+            document = {**document, "mode": self.modes[document["port"]]}
         if self.json_mode:
             json.dump(document, sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -265,7 +271,11 @@ def _do_write(soc: SoC, args: argparse.Namespace, con: Console, content: bytes) 
         _nrf_cloud_warning(args, con, "overwriting")
     with _writable(soc, args, con):
         stored = soc.write_credential(args.sec_tag, args.cred_type, content, args.passwd, verify=args.verify)
-    con.result({"port": soc.port, "written": _cred_doc(stored), "verified": args.verify},
+    written = _cred_doc(stored)
+    if soc.stored_note:
+        con.note(soc.stored_note)
+        written["line_endings"] = "CRLF"
+    con.result({"port": soc.port, "written": written, "verified": args.verify},
                f"wrote sec_tag {stored.sec_tag} type {stored.cred_type} ({stored.type_name}), "
                f"SHA-256 {stored.sha256 or '(not reported)'}" + (" verified" if args.verify else ""))
     return EXIT_OK
@@ -317,7 +327,8 @@ def _do_psk(args: argparse.Namespace, con: Console, open_soc: Callable[[str], So
         on_offline=lambda mode: con.note(f"modem was active (CFUN={mode}): offline for the writes, restored after"))
     docs = []
     for r in results:
-        doc = {"port": r.port, "ok": r.ok, "imei": r.imei, "identity": r.identity, "sec_tag": r.sec_tag,
+        doc = {"port": r.port, "mode": con.modes.get(r.port), "ok": r.ok, "imei": r.imei, "identity": r.identity,
+               "sec_tag": r.sec_tag,
                "error": None if r.ok else str(r.error), "exit_code": EXIT_OK if r.ok else exit_code_for(r.error)}
         if args.show_psk and r.ok:
             doc["psk"] = r.psk
@@ -344,7 +355,13 @@ def run(args: argparse.Namespace, con: Console) -> int:
     trace = con.trace if args.verbose else None
 
     def open_soc(port: str) -> SoC:
-        return SoC(port, baudrate=args.baudrate, timeout=args.timeout, trace=trace, redact=args.verbose < 2)
+        soc = SoC(port, mode=args.mode, baudrate=args.baudrate, timeout=args.timeout, trace=trace,
+                  redact=args.verbose < 2)
+        con.modes[port] = soc.mode
+        if args.verbose:
+            con.note(f"{port}: {'AT shell of the application' if soc.mode == 'shell' else 'at_client'} "
+                     f"(mode {soc.mode})")
+        return soc
 
     if args.operation == "ports":
         return _do_ports(args, con)
