@@ -207,3 +207,22 @@ def test_explicit_modes_do_not_guess(name):
         at.SoC(url(name), mode="telnet")
     with at.SoC(url(name), mode="shell") as soc:
         assert soc.mode == "shell" and soc._transport.prompt == "uart:~$ "
+
+
+def test_a_shell_that_redraws_its_line_with_bare_cr(name, monkeypatch):
+    """Another shell's way to echo (CR, prompt, whole line on every key; no wrapping) reads the same."""
+    from at.sim import protocol_sim
+
+    class Redraws(device.ShellFrontEnd):
+        def _insert(self, byte: int) -> str:
+            if len(self._line) + 1 >= self.options.buffer_size:
+                return ""
+            self._line.append(byte)
+            return "\r" + self._prompt() + self._line.decode()
+
+    monkeypatch.setattr(protocol_sim, "make_front_end",
+                        lambda modem, options: Redraws(modem, options.shell) if options.app == "shell" else modem)
+    with at.SoC(url(name, "colour=1")) as soc:
+        assert soc.mode == "shell"
+        soc.write_credential(8, at.CRED_TYPE_PSK_IDENTITY, IDENTITY)
+        assert soc.read_credential(8, at.CRED_TYPE_PSK_IDENTITY) == IDENTITY

@@ -46,6 +46,7 @@ def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, Optional[str]]:
     deadline = start + PROBE_SECONDS + wire
     reader = shell_text.ShellReader(keep_all=True)
     shell = False
+    echoed = False  # some line came back (a shell echoes `AT`)
     quiet_since = start
     while True:
         now = time.monotonic()
@@ -60,16 +61,17 @@ def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, Optional[str]]:
             quiet_since = now
             reader.feed(data)
             for line in reader.lines:
+                echoed = True
                 if protocol.final_result(shell_text.strip_ansi(line)) is not None:
                     return "at", None
                 if line.endswith(": command not found"):
                     shell = True
                     deadline = max(deadline, start + SHELL_SECONDS)
             reader.lines.clear()
-        partial = reader.partial
-        if shell and (partial in shell_text.KNOWN_PROMPTS or (
-                now - quiet_since >= 0.1 and shell_text.looks_like_prompt(partial))):
-            return "shell", partial
+        partial = reader.visible
+        if partial in shell_text.KNOWN_PROMPTS or (
+                (shell or echoed) and now - quiet_since >= 0.1 and shell_text.looks_like_prompt(partial)):
+            return "shell", partial  # at_host never prints a prompt
     return ("shell", None) if shell else ("at", None)
 
 

@@ -27,7 +27,6 @@ WRITE_CHUNK = 64  # J-Link OB drops bytes of long host writes: write in chunks
 RESPONSE_BUDGET = 2 * 4096  # bytes to allow for echo and output when sizing a deadline
 _POLL = 0.1
 _QUIET = 0.15  # silence after which an unknown prompt is taken as the prompt
-E2BIG = -7
 
 
 class ShellTimeoutError(ATTimeoutError):
@@ -62,7 +61,7 @@ class ShellLink:
         self._link: Optional[serial.SerialBase] = serial_port or open_serial(port, baudrate, exclusive)
         try:
             self._drain()
-            if self._dirty or self._reader.partial != prompt:
+            if self._dirty or self._reader.visible != prompt:
                 self._resync(timeout)
         except BaseException:
             self.close()
@@ -170,7 +169,7 @@ class ShellLink:
                 self._reader.lines.clear()
                 raise ProtocolError(f"the device on {self.port} answers like at_client (a result line for a "
                                     "Ctrl-U), not like a Zephyr shell: open it in mode 'at' or 'auto'")
-            partial = self._reader.partial
+            partial = self._reader.visible
             if self._reader.prompt is None:
                 if partial in shell_text.KNOWN_PROMPTS or (
                         now - quiet_since >= _QUIET and shell_text.looks_like_prompt(partial)):
@@ -201,13 +200,7 @@ class ShellLink:
         line = shell_text.shell_line(text)
         size = len(line.encode("ascii"))
         if self.line_limit is not None and size > self.line_limit:
-            raise ValidationError(self._buffer_message(size, self.line_limit))
-
-    @staticmethod
-    def _buffer_message(size: int, kept: int) -> str:
-        return (f"the shell line for this command is {size} bytes, but the shell keeps only {kept} "
-                f"(CONFIG_SHELL_CMD_BUFF_SIZE={kept + 1}): nothing was stored; rebuild the firmware with a "
-                f"CONFIG_SHELL_CMD_BUFF_SIZE of at least {size + 1}, or use at_client")
+            raise ValidationError(shell_text.buffer_message(size, self.line_limit))
 
     def command(self, text: str, *, timeout: Optional[float] = None) -> Response:
         """Send one AT command through `at` and wait for its output and the next prompt."""
@@ -215,7 +208,7 @@ class ShellLink:
         line = shell_text.shell_line(text)
         self._drain()
         base = self.timeout if timeout is None else timeout
-        if self._dirty or self._reader.partial != self._reader.prompt:
+        if self._dirty or self._reader.visible != self._reader.prompt:
             self._resync(base)
         budget = base + self.wire_seconds(2 * len(line) + RESPONSE_BUDGET)
         self._reader.begin(line)
@@ -248,10 +241,12 @@ class ShellLink:
                 raise ProtocolError(f"the shell cut the line for {text[:20]}... after {cut_at} bytes and ran what it "
                                     f"kept (the modem answered {ran[-1]}): raise CONFIG_SHELL_CMD_BUFF_SIZE "
                                     f"to at least {size + 1}, and check what is stored")
-            raise ValidationError(self._buffer_message(size, cut_at))
+            raise ValidationError(shell_text.buffer_message(size, cut_at))
         info: list[str] = []
         for line in lines:
-            self._shell_failure(line, text)
+            failure = shell_text.shell_failure(line, text, size, self.port)
+            if failure is not None:
+                raise failure
             kind = protocol.classify(line, text)
             if kind is protocol.LineKind.URC:
                 self.urcs.append(line)
@@ -261,26 +256,6 @@ class ShellLink:
                 ok, code = protocol.final_result(line)  # type: ignore[misc]
                 return Response(text, info, line.strip(), ok, code)
         raise ProtocolError(f"the shell printed no result for {text[:20]}...: {' | '.join(lines)[:120]!r}")
-
-    def _shell_failure(self, line: str, text: str) -> None:
-        """Raise for what the shell or at_shell printed instead of the modem's answer."""
-        if line.startswith("Sending AT command failed with error code"):
-            code = line.rsplit(" ", 1)[-1]
-            if code == str(E2BIG):
-                raise ProtocolError(
-                    f"the answer to {text[:30]} does not fit the AT shell's response buffer "
-                    "(CONFIG_AT_SHELL_CMD_RESPONSE_MAX_LEN, 2700 bytes by default): rebuild the firmware with a "
-                    "larger CONFIG_AT_SHELL_CMD_RESPONSE_MAX_LEN, or use at_client")
-            raise ProtocolError(f"the AT shell could not send {text[:30]} to the modem (error {code})")
-        if line.startswith("not terminated:"):
-            raise ProtocolError(f"the shell found an unterminated quote in the line for {text[:20]}...")
-        if line.endswith(": command not found"):
-            raise ProtocolError(f"the shell on {self.port} has no 'at' command: the firmware needs CONFIG_AT_SHELL=y")
-        if line.startswith("Usage: at"):
-            if "?" in text or "*" in text:
-                raise ProtocolError(f"the shell treats '?' and '*' in {text[:30]} as wildcards and never runs it: "
-                                    "rebuild the firmware with CONFIG_SHELL_WILDCARD=n")
-            raise ProtocolError(f"the shell printed the usage of 'at' instead of running {text[:30]}")
 
     # ------------------------------------------------------------ what the modem stores
 

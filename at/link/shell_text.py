@@ -12,7 +12,7 @@ import codecs
 import re
 from typing import Optional
 
-from ..errors import ValidationError
+from ..errors import ATError, ProtocolError, ValidationError
 
 KNOWN_PROMPTS = ("uart:~$ ", "mosh:~$ ")
 CREDENTIALS_CMD = "AT%CMNG=0"  # the only command CONFIG_AT_SHELL_UNESCAPE_LF rewrites
@@ -20,7 +20,7 @@ CLEAR_LINE = b"\x15"  # Ctrl-U: empties a half-typed line (and prints nothing wi
 
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_78])")
 _ANSI_PARTIAL = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*)?$")
-LOG_LINE = re.compile(r"\[\d{2}:\d{2}:\d{2}\.\d{3},\d{3}\] <(?:err|wrn|inf|dbg)> ")
+LOG_LINE = re.compile(r"\[[0-9:.,]{6,}\] <(?:err|wrn|inf|dbg)> ")  # Zephyr's log_output, timestamped
 _PROMPT_LIKE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,38}[$#>%] $")
 
 
@@ -107,8 +107,13 @@ class ShellReader:
         self.cut_at = None
 
     @property
+    def visible(self) -> str:
+        """The last line as a terminal shows it: a bare CR returns to its start."""
+        return self.partial.rsplit("\r", 1)[-1]
+
+    @property
     def done(self) -> bool:
-        return self._output is not None and self.prompt is not None and self.partial == self.prompt
+        return self._output is not None and self.prompt is not None and self.visible == self.prompt
 
     def output(self) -> str:
         return "\n".join(self._output or [])
@@ -136,6 +141,7 @@ class ShellReader:
             elif self.keep_all or line[:1] in ("+", "%"):
                 self.lines.append(line)  # a URC printed by `at events_enable`
             return  # anything else is the rest of an old line (perhaps an echo): never kept
+        line = line.rstrip("\r").rsplit("\r", 1)[-1]  # what the terminal shows after a bare CR
         log = LOG_LINE.search(line)
         if log:  # a log line erased and replaced the echo: prompt and echo are printed again
             self.lines.append(line[log.start():])
@@ -154,3 +160,34 @@ class ShellReader:
             return
         if self._echo == self._expect:
             self._output = []
+
+
+def buffer_message(size: int, kept: Optional[int]) -> str:
+    """The one line for a shell line that did not fit CONFIG_SHELL_CMD_BUFF_SIZE."""
+    held = (f"the shell keeps only {kept} (CONFIG_SHELL_CMD_BUFF_SIZE={kept + 1})" if kept is not None
+            else "the shell cut it (its quote was never closed)")
+    return (f"the shell line for this command is {size} bytes, but {held}: nothing was stored; rebuild the "
+            f"firmware with a CONFIG_SHELL_CMD_BUFF_SIZE of at least {size + 1}, or use at_client")
+
+
+def shell_failure(line: str, command: str, size: int, port: str) -> Optional[ATError]:
+    """The error for a line that the shell or at_shell printed instead of the modem's answer."""
+    short = command[:30]
+    if line.startswith("Sending AT command failed with error code"):
+        code = line.rsplit(" ", 1)[-1]
+        if code == "-7":  # -NRF_E2BIG
+            return ProtocolError(
+                f"the answer to {short} does not fit the AT shell's response buffer "
+                "(CONFIG_AT_SHELL_CMD_RESPONSE_MAX_LEN, 2700 bytes by default): rebuild the firmware with a "
+                "larger CONFIG_AT_SHELL_CMD_RESPONSE_MAX_LEN, or use at_client")
+        return ProtocolError(f"the AT shell could not send {short} to the modem (error {code})")
+    if line.startswith("not terminated:"):  # our lines always close their quote: the shell cut it
+        return ValidationError(buffer_message(size, None))
+    if line.endswith("command not found"):
+        return ProtocolError(f"the shell on {port} has no 'at' command: the firmware needs CONFIG_AT_SHELL=y")
+    if line.startswith("Usage: at"):
+        if "?" in command or "*" in command:
+            return ProtocolError(f"the shell treats '?' and '*' in {short} as wildcards and never runs it: "
+                                 "rebuild the firmware with CONFIG_SHELL_WILDCARD=n")
+        return ProtocolError(f"the shell printed the usage of 'at' instead of running {short}")
+    return None
