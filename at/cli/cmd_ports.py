@@ -22,9 +22,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     con = ctx.console
     kits = ports.find_kits()
-    if kits and con.interactive:
-        con.progress("probing kits", None)
-    kits = ports.probe_kits(kits, lambda port: ports.probe_port(port, timeout=args.timeout))
+    for index, kit in enumerate(kits):
+        con.progress("probing kits for AT", 100.0 * index / len(kits))
+        kit.responding, kit.note = ports.probe_port(kit.at_port, timeout=args.timeout)
     con.progress("done", None)
     docs = [{"serial_number": k.serial_number, "kit": k.name, "at_port": k.at_port, "ports": k.ports,
              "vid": f"0x{k.vid:04X}", "pid": f"0x{k.pid:04X}", "answers_at": k.responding, "note": k.note}

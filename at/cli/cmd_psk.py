@@ -68,8 +68,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 on_offline=lambda mode: con.note(f"{port}: modem was active (CFUN={mode}): offline for the writes, "
                                                  "restored after"))
 
+    finished = []
+
     def provision() -> list:
-        return run_each(ports, job)
+        def tick(outcome: object) -> None:
+            finished.append(outcome)
+            con.progress("provisioning kits", 100.0 * len(finished) / len(ports))
+
+        if len(ports) > 1:
+            con.progress("provisioning kits", 0.0)
+        outcomes = run_each(ports, job, on_done=tick if len(ports) > 1 else None)
+        con.progress("done", None)
+        return outcomes
 
     outcomes = ctx.with_firmware(ports[0], provision) if len(ports) == 1 else provision()
     docs, rows = [], []

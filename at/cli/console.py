@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import Any, Optional
 
 
@@ -19,6 +20,7 @@ class Console:
         self.partial: dict = {}  # fields a failure document should carry (e.g. a query's response)
         self._bar: Any = None
         self._bar_stage: Optional[str] = None
+        self._lock = threading.RLock()  # fleet threads report progress and notes concurrently
 
     # messages -----------------------------------------------------------------
     def note(self, message: str) -> None:
@@ -47,6 +49,10 @@ class Console:
         """Report a long wait; tqdm is imported only when a bar is actually drawn."""
         if not self.interactive:
             return
+        with self._lock:
+            self._draw(stage, percent)
+
+    def _draw(self, stage: str, percent: Optional[float]) -> None:
         if stage == "done":
             self._close_bar()
             return
@@ -62,9 +68,10 @@ class Console:
         self._bar.refresh()
 
     def _close_bar(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar, self._bar_stage = None, None
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar, self._bar_stage = None, None
 
     # results --------------------------------------------------------------------
     def result(self, document: dict, text: Optional[str]) -> None:
