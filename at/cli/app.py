@@ -61,13 +61,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         parser.print_usage(sys.stderr)
         raise UsageError(f"unknown command '{first}'{hint}")
     args, extra = parser.parse_known_args(argv)
-    if extra:  # reported by the command's own parser: its usage, and what it does not take
-        command = getattr(args, "_command_parser", parser)
-        command.error(f"{args.command or 'cmng'} does not take {' '.join(extra)} "
-                      f"('cmng {args.command or ''} --help' lists what it takes)".replace("  ", " "))
     if args.command is None:
         parser.print_usage(sys.stderr)
         raise UsageError(f"a command is required: one of {', '.join(COMMANDS)} ('cmng --help' explains them)")
+    if extra:  # reported by the command's own parser: its usage, and what it does not take
+        args._command_parser.error(f"{args.command} does not take {' '.join(extra)} "
+                                   f"('cmng {args.command} --help' lists what it takes)")
     return args
 
 
@@ -88,10 +87,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         detail = getattr(exc, "detail", None)  # at.errors.Interrupted says what state the kit was left in
         if detail:
             console.failure(f"interrupted: {detail}", EXIT_INTERRUPTED)
+        elif console.json_mode and not console.printed:
+            console.failure("interrupted", EXIT_INTERRUPTED)
         else:
             console.note("interrupted")
-            if console.json_mode and not console.printed:
-                console.failure("interrupted", EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except ATError as exc:
         code = exit_code_for(exc)

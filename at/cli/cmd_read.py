@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_out_file(path: str) -> str:
     """The real path to write: a regular file (existing or new) in an existing folder; never a device or folder."""
+    if not path:
+        raise ValidationError("the output file name is empty: give a file name, or '-' for stdout")
     real = os.path.realpath(path)  # through symlinks: the link stays, its target is replaced
     try:
         mode = os.stat(real).st_mode
