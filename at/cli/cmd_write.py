@@ -6,6 +6,7 @@ import sys
 
 from .. import credentials
 from ..errors import ValidationError
+from ..protocol import sha256_hex
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     content = read_content(args, ctx)
     # refuse bad content before any port is opened or kit flashed
     credentials.check_sec_tag(args.sec_tag, writing=True)
-    credentials.prepare_content(args.cred_type, content, args.passwd)
+    prepared = credentials.prepare_content(args.cred_type, content, args.passwd)  # exactly what the modem stores
     con = ctx.console
 
     def work(soc):  # noqa: ANN001
@@ -82,15 +83,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     compared = args.verify and stored.sha256 is not None
     if args.verify and not compared:
         con.note("this firmware reports all-zero SHA-256 hashes, so the write cannot be verified (verified: false)")
-    sha = stored.sha256 or credentials_sha(args, content)
+    sha = stored.sha256 or sha256_hex(prepared)  # firmware without hashes: the hash of what was sent
     con.result({"port": port, "written": {**credential_doc(stored), "sha256": sha}, "verified": compared},
                f"wrote sec_tag {stored.sec_tag} type {stored.cred_type} ({stored.type_name}), SHA-256 {sha}"
                + (" verified" if compared else " (not verified)"))
     return EXIT_OK
 
-
-def credentials_sha(args: argparse.Namespace, content: bytes) -> str:
-    """The SHA-256 of what was sent (the stored form), for firmware that does not report it."""
-    from ..protocol import sha256_hex
-
-    return sha256_hex(credentials.prepare_content(args.cred_type, content, args.passwd))
