@@ -5,6 +5,7 @@ import argparse
 import difflib
 import importlib
 import sys
+import textwrap
 import traceback
 from types import ModuleType
 from typing import Optional
@@ -44,7 +45,7 @@ def build_parser(selected: Optional[str] = None) -> argparse.ArgumentParser:
             sub.add_parser(name, help=text)
             continue
         module = load(name)
-        command = sub.add_parser(name, help=text, description=module.HELP,
+        command = sub.add_parser(name, help=text, description=textwrap.fill(module.HELP, 79),
                                  epilog=f"example:\n  {module.EXAMPLE}\n\nexit codes: see 'cmng --help'",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)

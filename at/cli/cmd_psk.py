@@ -14,7 +14,8 @@ from .fleet import run_each
 
 HELP = ("Give each kit a new random PSK (type 3) and the identity PREFIX+IMEI (type 4) at one sec_tag, verify "
         "both, then record identity:psk in a Mosquitto psk_file. Re-provisioning a kit replaces its previous PSK. "
-        "Several kits are provisioned in parallel.")
+        "Several kits are provisioned in parallel; the same kit twice is refused, and a sec_tag in Nordic's reserved "
+        f"range ({NRF_CLOUD_SEC_TAG}, nRF Cloud's, and up) is warned about.")
 EXAMPLE = "cmng psk sim://kit1 sim://kit2 --psk-file psk_file.txt"
 
 
