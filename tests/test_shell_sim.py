@@ -5,7 +5,8 @@ import pytest
 
 from at.sim.device import make_front_end, make_modem
 from at.sim.options import parse_options
-from at.sim.shell import ShellFrontEnd, make_argv
+from at.sim.shell import ShellFrontEnd
+from at.sim.shell_argv import make_argv
 
 P = "uart:~$ "
 
