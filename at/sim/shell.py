@@ -123,7 +123,7 @@ class ShellFrontEnd:
     def receive(self, data: bytes) -> bytes:
         out: list[str] = []
         for byte in data:
-            if self.options.logs and self._random.random() < 0.01:
+            if self.options.logs and self._random.random() < 0.003:
                 out.append(self._log())
             out.append(self._byte(byte))
         return self._wire("".join(out))
