@@ -1,57 +1,313 @@
-"""Mosquitto `psk_file`s: one `identity:hexkey` per line.
+"""Mosquitto's `psk_file`, read exactly as the broker reads it and changed without disturbing anything else.
 
-Updated under an exclusive lock (parallel provisioning runs must not lose a line)
-and replaced atomically with mode 0600 (it holds keys). Re-provisioning a device
-replaces its line; other lines, comments and blank lines are kept as they were.
+What Mosquitto 2.0 does with the file (its password-file loader, shared by psk_file), mirrored here:
+- lines end at LF. Its line buffer starts at 256 bytes and grows by 1000 each time a read fills it
+  without an LF; a last line without LF whose length makes a read end exactly at the end of the
+  file is never handed on (so it is no entry);
+- a line whose first byte is '#' is a comment (' #id:key' is not: it is identity '#id'); a line
+  without ':' is skipped, blank ones included;
+- the rest is cut at ':' like strtok: empty fields vanish ('::id:key' is id/key, 'id:key:x' is
+  id/key, 'id:' at the end of the file has no key and is skipped, 'id:' with LF has an empty key);
+  identity and key lose leading and trailing ASCII whitespace (space, TAB, LF, VT, FF, CR);
+- an identity or key over 65535 bytes skips its line;
+- a key that is not all hex digits makes the broker refuse the whole file;
+- duplicate identities are all kept and a lookup takes the first one in the file.
+
+cmng's own marker is a comment line `#cmng-pending <identity>:<key>`: a key about to be written
+to a kit, which the broker ignores until `commit` turns it into the entry (see psk.py).
+Every change is made under the file's lock, re-reads the file, keeps every other line byte for
+byte, checks that the broker's view changes exactly as intended, and replaces the file atomically.
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 from .errors import ValidationError
-from .files import PathLike, atomic_write, locked
+from .files import FileError, PathLike, atomic_write, locked, probe_replace, real_path, remove_stale_temps
+
+WHITESPACE = b" \t\n\v\f\r"  # C isspace() in the C locale
+FIELD_LIMIT = 65535
+PENDING = b"#cmng-pending "
+HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+MAX_IDENTITY = 128  # OpenSSL 1.1's PSK_MAX_IDENTITY_LEN (3.x takes 256)
+IMEI_DIGITS = 15
+BROKER_GROUP = "mosquitto"
+LOCK_TIMEOUT = 60.0
+
+
+def _identity_problem(text: str) -> Optional[str]:
+    if text.startswith("#"):
+        return "Mosquitto reads a line that starts with '#' as a comment"
+    for index, char in enumerate(text):
+        if char == ":":
+            return "':' separates identity and key in the file"
+        if not 0x21 <= ord(char) <= 0x7E:
+            return (f"character {index + 1} ({char!r}) is whitespace, a control character or not ASCII, which "
+                    "Mosquitto strips or the modem refuses")
+        if char == '"':
+            return "'\"' cannot be sent inside an AT command"
+    return None
 
 
 def check_identity(identity: str) -> str:
-    if not identity or ":" in identity or any(not 0x21 <= ord(c) <= 0x7E for c in identity) or '"' in identity:
-        raise ValidationError(f"PSK identity {identity!r} cannot go in a Mosquitto psk_file: use printable "
-                              "ASCII without spaces, ':' or '\"'")
+    """`identity` if Mosquitto reads it back unchanged from `identity:key`; else ValidationError."""
+    problem = "it is empty" if not identity else _identity_problem(identity)
+    if problem is None and len(identity) > MAX_IDENTITY:
+        problem = f"it has {len(identity)} characters and TLS libraries take at most {MAX_IDENTITY}"
+    if problem:
+        raise ValidationError(f"PSK identity {identity!r} cannot go in a Mosquitto psk_file: {problem}; "
+                              "use printable ASCII without spaces, ':' or '\"', not starting with '#'")
     return identity
 
 
-def read_psk_file(path: PathLike) -> dict[str, str]:
-    """identity -> hex PSK for every entry in the file (missing file: empty)."""
-    entries: dict[str, str] = {}
+def check_identity_prefix(prefix: str) -> str:
+    """`prefix` if `prefix + IMEI` is always a usable identity (checked before any kit is touched)."""
+    problem = _identity_problem(prefix)
+    if problem is None and len(prefix) + IMEI_DIGITS > MAX_IDENTITY:
+        problem = f"with a 15-digit IMEI the identity would exceed the {MAX_IDENTITY} characters TLS libraries take"
+    if problem:
+        raise ValidationError(f"identity prefix {prefix!r} cannot start a PSK identity in a Mosquitto psk_file: "
+                              f"{problem}; use printable ASCII without spaces, ':' or '\"', not starting with '#'")
+    return prefix
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the file as stored (`raw`, its ending included) and what the broker makes of it."""
+
+    raw: bytes
+    number: int
+    identity: Optional[str] = None  # an entry: identity and key as the broker reads them
+    key: Optional[str] = None
+    pending: bool = False  # cmng's marker (a comment to the broker); identity/key are the pending ones
+
+    @property
+    def entry(self) -> bool:
+        return self.identity is not None and not self.pending
+
+
+def _reader_lines(data: bytes) -> list[tuple[bytes, bool]]:
+    """Split `data` as Mosquitto's line reader does: (line, handed to the parser)."""
+    lines: list[tuple[bytes, bool]] = []
+    capacity, pos, end = 256, 0, len(data)  # the buffer keeps its size from one line to the next
+    while pos < end:
+        start, room = pos, capacity - 1
+        while True:
+            newline = data.find(b"\n", pos, pos + room)
+            if newline != -1:
+                pos = newline + 1
+                lines.append((data[start:pos], True))
+                break
+            if end - pos < room:  # the read runs into the end of the file: the line is handed on
+                pos = end
+                lines.append((data[start:pos], True))
+                break
+            pos += room  # a full read without LF: the buffer grows and reading goes on
+            capacity += 1000
+            room = 1000
+            if pos == end:  # ...and the next read finds nothing: the line is dropped
+                lines.append((data[start:pos], False))
+                break
+    return lines
+
+
+def _fields(raw: bytes) -> Optional[tuple[bytes, bytes]]:
+    if raw.startswith(b"#") or b":" not in raw:
+        return None
+    fields = [f for f in raw.split(b":") if f]
+    if len(fields) < 2:
+        return None
+    identity, key = fields[0].strip(WHITESPACE), fields[1].strip(WHITESPACE)
+    if len(identity) > FIELD_LIMIT or len(key) > FIELD_LIMIT:
+        return None
+    return identity, key
+
+
+def parse(data: bytes, name: PathLike = "psk_file") -> list[Line]:
+    """Every line of `data` with the broker's reading of it; FileError where the broker (or cmng) cannot use it."""
+    if b"\0" in data:
+        number = data.count(b"\n", 0, data.index(b"\0")) + 1
+        raise FileError(f"{name} line {number} holds a NUL byte, which Mosquitto cannot read past: remove it")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return entries
-    for line in text.splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and ":" in line:
-            identity, key = line.split(":", 1)
-            entries[identity] = key.strip()
-    return entries
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        number = data.count(b"\n", 0, exc.start) + 1
+        raise FileError(f"{name} line {number} is not UTF-8 text (byte 0x{data[exc.start]:02x}): fix that line or "
+                        "choose another psk_file") from None
+    lines = []
+    for number, (raw, seen) in enumerate(_reader_lines(data), start=1):
+        if raw.startswith(PENDING) and b":" in raw:
+            identity, _, key = raw[len(PENDING):].strip(WHITESPACE).partition(b":")
+            lines.append(Line(raw, number, identity.decode(), key.decode(), pending=True))
+            continue
+        fields = _fields(raw) if seen else None
+        if fields is None:
+            lines.append(Line(raw, number))
+            continue
+        identity, key = fields
+        if not set(key) <= HEX_DIGITS:
+            raise FileError(f"{name} line {number}: the key of identity {identity.decode()!r} is not hex, so Mosquitto "
+                            "refuses the whole file: fix or remove that line")
+        lines.append(Line(raw, number, identity.decode(), key.decode()))
+    return lines
+
+
+def view(lines: list[Line]) -> dict[str, str]:
+    """identity -> hex key, as the broker looks them up (the first of duplicates wins)."""
+    found: dict[str, str] = {}
+    for line in lines:
+        if line.entry:
+            found.setdefault(line.identity, line.key)  # type: ignore[arg-type]
+    return found
+
+
+def pending_of(lines: list[Line]) -> dict[str, str]:
+    return {line.identity: line.key for line in lines if line.pending}  # type: ignore[misc]
+
+
+def new_file_mode(folder: Path) -> tuple[int, Optional[int]]:
+    """(mode, group) for a new psk_file: 0640 and the folder's group if that is the broker's, else 0600."""
+    try:
+        import grp
+
+        gid = os.stat(folder).st_gid
+        if grp.getgrgid(gid).gr_name == BROKER_GROUP:
+            return 0o640, gid
+    except (ImportError, KeyError, OSError):
+        pass
+    return 0o600, None
+
+
+def _ending(raw: bytes, default: bytes) -> bytes:
+    return b"\r\n" if raw.endswith(b"\r\n") else b"\n" if raw.endswith(b"\n") else default
+
+
+def _ended(raws: list[bytes], newline: bytes) -> list[bytes]:
+    """`raws` with a line end after the last line (before a line is appended, and when the file is written)."""
+    if raws and not raws[-1].endswith(b"\n"):
+        return [*raws[:-1], raws[-1] + newline]
+    return raws
+
+
+Change = Callable[[list[Line], bytes], tuple[list[bytes], dict[str, str], dict[str, str]]]
+
+
+class PskFile:
+    """One psk_file. Each method takes the lock, so threads and processes may share the file."""
+
+    def __init__(self, path: PathLike, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+
+    def _target(self) -> Path:
+        target = real_path(self.path)
+        shown = f"{self.path} (-> {target})" if os.path.islink(self.path) else str(self.path)
+        if not target.parent.exists():
+            raise FileError(f"the folder of psk_file {shown} does not exist: create it or choose another psk_file")
+        if not target.parent.is_dir():
+            raise FileError(f"psk_file {shown}: {target.parent} is not a folder")
+        if target.is_dir():
+            raise FileError(f"psk_file {shown} is a folder: give the path of the file (e.g. {target}/psk_file.txt)")
+        return target
+
+    def _read(self, target: Path) -> bytes:
+        try:
+            return target.read_bytes()
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise FileError(f"cannot read psk_file {self.path}: {exc.strerror or exc}") from None
+
+    def lines(self) -> list[Line]:
+        return parse(self._read(self._target()), self.path)
+
+    def entries(self) -> dict[str, str]:
+        """What the broker would load now: identity -> hex key."""
+        return view(self.lines())
+
+    def pending(self) -> dict[str, str]:
+        """Keys of unfinished updates (a run stopped between marking and confirming): identity -> hex key."""
+        return pending_of(self.lines())
+
+    def check(self) -> None:
+        """Everything an update needs, tried before any kit is touched: the folder exists and takes new
+        files with this file's owner, group and mode, the lock can be taken, the file reads and parses."""
+        target = self._target()
+        with locked(target, self.lock_timeout):
+            remove_stale_temps(target)
+            parse(self._read(target), self.path)
+            mode, group = new_file_mode(target.parent)
+            probe_replace(target, mode, group=group)
+
+    def _update(self, change: Change) -> None:
+        target = self._target()
+        with locked(target, self.lock_timeout):
+            remove_stale_temps(target)
+            lines = parse(self._read(target), self.path)
+            newline = b"\r\n" if any(line.raw.endswith(b"\r\n") for line in lines) else b"\n"
+            raws, want_view, want_pending = change(lines, newline)
+            data = b"".join(_ended(raws, newline))
+            after = parse(data, self.path)
+            if view(after) != want_view or pending_of(after) != want_pending:
+                raise FileError(f"updating {self.path} would change how Mosquitto reads other lines (a last line "
+                                "without a line end?): end its last line with a line end and try again")
+            mode, group = new_file_mode(target.parent)
+            atomic_write(target, data, mode, group=group)
+
+    def begin(self, identity: str, psk: str) -> None:
+        """Record `psk` for `identity` as pending: the broker keeps using the current entry."""
+        check_identity(identity)
+
+        def change(lines: list[Line], newline: bytes) -> tuple[list[bytes], dict[str, str], dict[str, str]]:
+            raws = [line.raw for line in lines if not (line.pending and line.identity == identity)]
+            marker = PENDING + f"{identity}:{psk}".encode() + newline
+            return _ended(raws, newline) + [marker], view(lines), {**pending_of(lines), identity: psk}
+
+        self._update(change)
+
+    def commit(self, identity: str, psk: str) -> None:
+        """Make `psk` the entry of `identity` (in place of its first entry, dropping duplicates and the marker)."""
+        check_identity(identity)
+
+        def change(lines: list[Line], newline: bytes) -> tuple[list[bytes], dict[str, str], dict[str, str]]:
+            entry = f"{identity}:{psk}".encode()
+            has_entry = any(line.entry and line.identity == identity for line in lines)
+            raws, placed = [], False
+            for line in lines:
+                mine = line.identity == identity and (line.entry or (line.pending and not has_entry))
+                if mine and not placed:
+                    raws.append(entry + _ending(line.raw, newline))
+                    placed = True
+                elif not mine and not (line.pending and line.identity == identity):
+                    raws.append(line.raw)
+            if not placed:
+                raws = _ended(raws, newline) + [entry + newline]
+            rest = {k: v for k, v in pending_of(lines).items() if k != identity}
+            return raws, {**view(lines), identity: psk}, rest
+
+        self._update(change)
+
+    def abort(self, identity: str, psk: Optional[str] = None) -> None:
+        """Drop the pending marker of `identity` (only if it still holds `psk`, when given)."""
+
+        def change(lines: list[Line], newline: bytes) -> tuple[list[bytes], dict[str, str], dict[str, str]]:
+            def gone(line: Line) -> bool:
+                return line.pending and line.identity == identity and (psk is None or line.key == psk)
+
+            return ([line.raw for line in lines if not gone(line)], view(lines),
+                    pending_of([line for line in lines if not gone(line)]))
+
+        self._update(change)
+
+
+def read_psk_file(path: PathLike) -> dict[str, str]:
+    """identity -> hex PSK as the broker loads them (a missing file: empty)."""
+    return PskFile(path).entries()
 
 
 def update_psk_file(path: PathLike, identity: str, psk: str) -> None:
-    """Set `identity`'s key in the file, creating it (0600) if needed."""
-    check_identity(identity)
-    target = Path(path)
-    with locked(target):
-        try:
-            lines = target.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            lines = []
-        entry = f"{identity}:{psk}"
-        replaced = False
-        for index, line in enumerate(lines):
-            if not line.lstrip().startswith("#") and line.split(":", 1)[0] == identity:
-                if not replaced:
-                    lines[index] = entry
-                    replaced = True
-                else:
-                    lines[index] = None  # a duplicate from a hand edit: keep one line per identity
-        lines = [line for line in lines if line is not None]
-        if not replaced:
-            lines.append(entry)
-        atomic_write(target, ("\n".join(lines) + "\n").encode("utf-8"), 0o600)
+    """Set `identity`'s key in one step (no pending stage), creating the file if needed."""
+    PskFile(path).commit(identity, psk)
