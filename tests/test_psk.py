@@ -2,9 +2,7 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 
 import pytest
 
@@ -89,85 +87,6 @@ def stored_or_none(state_dir, name):
         return stored(state_dir, name)
     except (FileNotFoundError, json.JSONDecodeError):
         return None, None
-
-
-# ------------------------------------------------------------------ a real broker
-
-def mosquitto_binary():
-    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-    if not found or not shutil.which("mosquitto_pub"):
-        if os.environ.get("CI"):
-            pytest.fail("mosquitto and mosquitto-clients must be installed in CI (.ci/run installs them)")
-        pytest.skip("mosquitto not installed: apt-get install mosquitto mosquitto-clients")
-    return found
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def broker(tmp_path):
-    exe = mosquitto_binary()
-    path = tmp_path / "psk_file.txt"
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"per_listener_settings true\nlistener {port} 127.0.0.1\npsk_hint nrf91\n"
-                    f"psk_file {path}\nuse_identity_as_username true\nallow_anonymous false\n"
-                    # as root, mosquitto would drop to its own user, which cannot read our 0600 file
-                    + ("user root\n" if os.geteuid() == 0 else ""))
-
-    def start():
-        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return proc
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-                time.sleep(0.05)
-
-    state = {"path": path, "port": port, "start": start, "procs": []}
-    yield state
-    for proc in state["procs"]:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def mqtt(tool, port, identity, key, *args):
-    return subprocess.run([tool, "-h", "127.0.0.1", "-p", str(port), "--psk-identity", identity, "--psk", key,
-                           "-q", "1", *args], capture_output=True, text=True, timeout=20)
-
-
-def test_provisioned_kits_connect_to_a_real_mosquitto(broker, name, sim_state):
-    kits = [f"{name}-a", f"{name}-b"]
-    proc = run_cmng("psk", *[f"sim://{k}" for k in kits], "--psk_file", str(broker["path"]))
-    assert proc.returncode == 0, proc.stderr
-    broker["procs"].append(broker["start"]())
-    port = broker["port"]
-    for kit in kits:
-        identity, key = stored(sim_state, kit)  # what the device holds, not what the file says
-        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "--psk-identity", identity,
-                                "--psk", key, "-t", f"devices/{identity}", "-C", "1", "-W", "15"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        message = f"hello from {identity}"
-        deadline = time.monotonic() + 15
-        while sub.poll() is None and time.monotonic() < deadline:  # publish until the subscriber has it
-            assert mqtt("mosquitto_pub", port, identity, key, "-t", f"devices/{identity}", "-m", message).returncode == 0
-            try:
-                out, _ = sub.communicate(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        else:
-            out = sub.stdout.read()
-        assert out.strip() == message
-        wrong = "00" * (len(key) // 2) if key != "00" * (len(key) // 2) else "11" * (len(key) // 2)
-        refused = mqtt("mosquitto_pub", port, identity, wrong, "-t", "x", "-m", "no")
-        assert refused.returncode != 0
 
 
 def test_example_script_provisions_with_the_original_defaults(name, tmp_path, sim_state):
