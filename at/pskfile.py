@@ -236,6 +236,7 @@ class PskFile:
         """Everything an update needs, tried before any kit is touched: the folder exists and takes new
         files with this file's owner, group and mode, the lock can be taken, the file reads and parses."""
         target = self._target()
+        parse(self._read(target), self.path)  # first without the lock: a refused file gets no lock file beside it
         with locked(target, self.lock_timeout):
             remove_stale_temps(target)
             parse(self._read(target), self.path)
