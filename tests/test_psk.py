@@ -277,3 +277,16 @@ def test_a_kit_lost_mid_write_leaves_a_pending_line_the_next_run_settles(name, t
     assert again.returncode == 0
     identity, new = stored(sim_state, name)
     assert book.entries() == {identity: new} and book.pending() == {}
+
+
+def test_example_script_refuses_an_unusable_psk_file_before_the_kit(name, tmp_path, sim_state):
+    import sys
+    from pathlib import Path
+
+    before = provisioned_kit(name, tmp_path, sim_state)
+    (tmp_path / "dir").mkdir()
+    example = Path(__file__).resolve().parent.parent / "examples" / "psk_provision.py"
+    proc = subprocess.run([sys.executable, str(example), f"sim://{name}", "--psk_file", str(tmp_path / "dir")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1 and "is a folder" in proc.stderr
+    assert stored(sim_state, name) == before
