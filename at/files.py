@@ -107,7 +107,7 @@ def _owner_text(uid: int, gid: int) -> str:
 
 def _set_attributes(fd: int, target: Path, old: Optional[os.stat_result], mode: int, group: Optional[int]) -> None:
     """Give the temp file the old file's owner, group and mode, or `mode` (and `group`) for a new file."""
-    if not hasattr(os, "fchmod"):  # Windows: a new file inherits its folder's ACL; there is nothing to keep
+    if os.name == "nt" or not hasattr(os, "fchmod"):  # Windows: a new file inherits its folder's ACL
         return
     uid, gid, perm = (old.st_uid, old.st_gid, stat.S_IMODE(old.st_mode)) if old else (-1, -1 if group is None else group,
                                                                                      mode)

@@ -21,6 +21,7 @@ byte, checks that the broker's view changes exactly as intended, and replaces th
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -205,11 +206,19 @@ class PskFile:
     def _target(self) -> Path:
         target = real_path(self.path)
         shown = f"{self.path} (-> {target})" if os.path.islink(self.path) else str(self.path)
-        if not target.parent.exists():
-            raise FileError(f"the folder of psk_file {shown} does not exist: create it or choose another psk_file")
-        if not target.parent.is_dir():
+        try:
+            folder = os.stat(target.parent)
+            here: Optional[os.stat_result] = os.stat(target)
+        except FileNotFoundError:
+            if not os.path.lexists(target.parent):
+                raise FileError(f"the folder of psk_file {shown} does not exist: create it or choose another "
+                                "psk_file") from None
+            here = None
+        except OSError as exc:
+            raise FileError(f"cannot reach psk_file {shown}: {exc.strerror or exc}") from None
+        if not stat.S_ISDIR(folder.st_mode):
             raise FileError(f"psk_file {shown}: {target.parent} is not a folder")
-        if target.is_dir():
+        if here is not None and stat.S_ISDIR(here.st_mode):
             raise FileError(f"psk_file {shown} is a folder: give the path of the file (e.g. {target}/psk_file.txt)")
         return target
 

@@ -152,11 +152,14 @@ def unusable(kind, tmp_path):
         (folder / "psk_file.txt").write_bytes(b"a:00\n")
         os.chmod(folder / "psk_file.txt", 0o200)
         return folder / "psk_file.txt", denied_to_root(), "cannot read psk_file"
+    if kind == "folder it cannot enter":
+        os.chmod(folder, 0o000)
+        return folder / "psk_file.txt", denied_to_root(), "cannot reach psk_file"
     raise AssertionError(kind)
 
 
 UNUSABLE = ["folder", "missing folder", "dangling symlink into a missing folder", "undecodable bytes",
-            "a key Mosquitto refuses", "read-only folder", "unreadable file"]
+            "a key Mosquitto refuses", "read-only folder", "unreadable file", "folder it cannot enter"]
 
 
 @pytest.mark.parametrize("kind", UNUSABLE)
