@@ -39,39 +39,35 @@ BROKER_GROUP = "mosquitto"
 LOCK_TIMEOUT = 60.0
 
 
-def _identity_problem(text: str) -> Optional[str]:
+def _identity_problem(text: str, length: int) -> Optional[str]:
     if text.startswith("#"):
         return "Mosquitto reads a line that starts with '#' as a comment"
     for index, char in enumerate(text):
         if char == ":":
             return "':' separates identity and key in the file"
-        if not 0x21 <= ord(char) <= 0x7E:
-            return (f"character {index + 1} ({char!r}) is whitespace, a control character or not ASCII, which "
-                    "Mosquitto strips or the modem refuses")
-        if char == '"':
-            return "'\"' cannot be sent inside an AT command"
+        if not 0x21 <= ord(char) <= 0x7E or char == '"':
+            return (f"character {index + 1} ({char!r}) is whitespace, a control character, not ASCII (Mosquitto "
+                    "strips or the modem refuses those) or '\"' (it cannot be sent inside an AT command)")
+    if length > MAX_IDENTITY:
+        return f"the identity would have {length} characters and TLS libraries take at most {MAX_IDENTITY}"
     return None
+
+
+def _refuse(what: str, problem: Optional[str]) -> None:
+    if problem:
+        raise ValidationError(f"{what} cannot go in a Mosquitto psk_file: {problem}; use printable ASCII without "
+                              "spaces, ':' or '\"', not starting with '#'")
 
 
 def check_identity(identity: str) -> str:
     """`identity` if Mosquitto reads it back unchanged from `identity:key`; else ValidationError."""
-    problem = "it is empty" if not identity else _identity_problem(identity)
-    if problem is None and len(identity) > MAX_IDENTITY:
-        problem = f"it has {len(identity)} characters and TLS libraries take at most {MAX_IDENTITY}"
-    if problem:
-        raise ValidationError(f"PSK identity {identity!r} cannot go in a Mosquitto psk_file: {problem}; "
-                              "use printable ASCII without spaces, ':' or '\"', not starting with '#'")
+    _refuse(f"PSK identity {identity!r}", _identity_problem(identity, len(identity)) if identity else "it is empty")
     return identity
 
 
 def check_identity_prefix(prefix: str) -> str:
     """`prefix` if `prefix + IMEI` is always a usable identity (checked before any kit is touched)."""
-    problem = _identity_problem(prefix)
-    if problem is None and len(prefix) + IMEI_DIGITS > MAX_IDENTITY:
-        problem = f"with a 15-digit IMEI the identity would exceed the {MAX_IDENTITY} characters TLS libraries take"
-    if problem:
-        raise ValidationError(f"identity prefix {prefix!r} cannot start a PSK identity in a Mosquitto psk_file: "
-                              f"{problem}; use printable ASCII without spaces, ':' or '\"', not starting with '#'")
+    _refuse(f"identity prefix {prefix!r}", _identity_problem(prefix, len(prefix) + IMEI_DIGITS))
     return prefix
 
 
@@ -193,7 +189,8 @@ def _ended(raws: list[bytes], newline: bytes) -> list[bytes]:
     return raws
 
 
-Change = Callable[[list[Line], bytes], tuple[list[bytes], dict[str, str], dict[str, str]]]
+Edit = tuple[list[bytes], dict[str, str], dict[str, str]]  # new lines, the broker's view and pending keys expected
+Change = Callable[[list[Line], bytes], Edit]
 
 
 class PskFile:
@@ -271,7 +268,7 @@ class PskFile:
         """Record `psk` for `identity` as pending: the broker keeps using the current entry."""
         check_identity(identity)
 
-        def change(lines: list[Line], newline: bytes) -> tuple[list[bytes], dict[str, str], dict[str, str]]:
+        def change(lines: list[Line], newline: bytes) -> Edit:
             raws = [line.raw for line in lines if not (line.pending and line.identity == identity)]
             marker = PENDING + f"{identity}:{psk}".encode() + newline
             return _ended(raws, newline) + [marker], view(lines), {**pending_of(lines), identity: psk}
@@ -282,7 +279,7 @@ class PskFile:
         """Make `psk` the entry of `identity` (in place of its first entry, dropping duplicates and the marker)."""
         check_identity(identity)
 
-        def change(lines: list[Line], newline: bytes) -> tuple[list[bytes], dict[str, str], dict[str, str]]:
+        def change(lines: list[Line], newline: bytes) -> Edit:
             entry = f"{identity}:{psk}".encode()
             has_entry = any(line.entry and line.identity == identity for line in lines)
             raws, placed = [], False
@@ -303,7 +300,7 @@ class PskFile:
     def abort(self, identity: str, psk: Optional[str] = None) -> None:
         """Drop the pending marker of `identity` (only if it still holds `psk`, when given)."""
 
-        def change(lines: list[Line], newline: bytes) -> tuple[list[bytes], dict[str, str], dict[str, str]]:
+        def change(lines: list[Line], newline: bytes) -> Edit:
             def gone(line: Line) -> bool:
                 return line.pending and line.identity == identity and (psk is None or line.key == psk)
 
