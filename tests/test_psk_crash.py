@@ -53,8 +53,9 @@ def test_sigkill_at_many_points_leaves_a_state_the_next_run_repairs(name, tmp_pa
     path.chmod(0o600)
     url = f"sim://{name}?latency=0.05"  # every answer takes 50 ms, so kills land across the whole run
     argv = [script("cmng"), "psk", url, "--psk_file", str(path)]
+    assert subprocess.run(argv, capture_output=True).returncode == 0  # makes the kit (its certificates) too
     started = time.monotonic()
-    assert subprocess.run(argv, capture_output=True).returncode == 0
+    assert subprocess.run(argv, capture_output=True).returncode == 0  # how long a run takes
     duration = time.monotonic() - started
     keys = {stored(sim_state, name)[1]}
     outcomes = {"old in both": 0, "new in both": 0, "pending": 0, "finished": 0}
