@@ -337,15 +337,18 @@ def test_x_picks_the_board_by_serial_number_and_fetches_when_missing(fake_highle
     server, images, manifest = published
     server.serve(images)
     fake_highlevel.probes[:] = [serial]
-    notes = []
+    notes, stages = [], []
     for _ in range(2):  # the second run uses the verified cached file
         flashing.run_with_firmware(lambda: None, port=mem_url, program_hex=True, app_hex=None,
-                                   programmer="pynrfjprog", manifest=manifest, notify=notes.append)
+                                   programmer="pynrfjprog", manifest=manifest, notify=notes.append,
+                                   progress=lambda stage, pct: stages.append((stage, pct)))
     cached = str(offline_firmware / hex_file(board))
     expected = hashlib.sha256(images.content[board]).hexdigest()
     assert fake_highlevel.programmed == [(cached, expected), (cached, expected)]
     assert server.requests == [f"/{hex_file(board)}"]
     assert sum("TEST LICENSE NOTE" in note for note in notes) == 1
+    fetching = [pct for stage, pct in stages if stage == f"fetching {hex_file(board)}"]
+    assert len(fetching) >= 2 and fetching[-1] == 100.0 and fetching == sorted(fetching)
 
 
 @pytest.mark.parametrize("mode", ["tampered", "truncated"])
