@@ -395,16 +395,3 @@ def test_x_uses_a_verified_cached_file_without_the_network(fake_highlevel, publi
                                programmer="pynrfjprog", manifest=manifest)
     assert server.requests == [] and [p for p, _ in fake_highlevel.programmed] == [
         str(offline_firmware / hex_file("nrf9160dk"))]
-
-
-def test_progress_shows_on_a_terminal_only(monkeypatch, capsys):
-    from at.cli import Console
-
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    Console(json_mode=False).progress("Programming", 50.0)
-    Console(json_mode=True).progress("Programming", 60.0)
-    shown = capsys.readouterr().err
-    assert "flashing: Programming  50%" in shown and "60%" not in shown
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
-    Console(json_mode=False).progress("Programming", 70.0)
-    assert capsys.readouterr().err == ""
