@@ -61,7 +61,8 @@ def open_location(location: str, timeout: float) -> tuple[BinaryIO, Optional[int
 
 
 def _unreachable(location: str, reason: object) -> NoNetworkError:
-    host = urlsplit(location).hostname
+    parts = urlsplit(location)  # host and port, never a user:password@ part
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
     if isinstance(reason, ssl.SSLCertVerificationError):
         return NoNetworkError(f"cannot verify the TLS certificate of {host} ({reason.verify_message}): "
                               "install the system's CA certificates, or fetch from a folder")

@@ -109,8 +109,8 @@ def run_with_firmware(work: Callable[[], T], *, port: str, program_hex: bool, ap
     if kit is not None and not kit.has_jlink:
         if serial_number is None:  # an external probe on its SWD connector must be named
             raise FlashError(f"{kit.name} has no J-Link on board: name an external debug probe on its SWD connector, "
-                             "or use nrfutil's MCUboot path ('nrfutil device program --traits mcuboot ...') and run "
-                             "cmng without -x")
+                             "or flash at_client with nrfutil's MCUboot path ('nrfutil device program --traits mcuboot ...') "
+                             "and work on it without flashing")
         board = THINGY_BOARDS.get(kit.name)
     if app_hex:
         check_hex(app_hex)

@@ -15,7 +15,7 @@ import pytest
 from at import firmware, flashing, programmer
 from at.errors import CMEError, FlashError
 from at.programmer import check_hex, choose_probe
-from tests.conftest import run_cmng
+from tests.conftest import one_error, run_cmng
 from tests.hexserve import HexServer, Images, hex_file
 
 VALID_HEX = ":020000040000FA\n:10000000000102030405060708090A0B0C0D0E0F78\n:00000001FF\n"
@@ -268,9 +268,11 @@ def test_cmng_e2e_flashes_app_after_a_failed_read(fake_nrfutil, hexes, name):
 def test_x_without_a_fetchable_hex_stops_before_touching_the_kit(fake_nrfutil, name, offline_firmware):
     """The real manifest, no internet (tests send it to a closed loopback proxy): one line, nothing flashed."""
     proc = run_cmng("list", f"sim://{name}", "-x", "--programmer", "nrfutil")
-    stderr = proc.stderr.decode()
-    assert proc.returncode != 0 and "Traceback" not in stderr, stderr
-    assert "no verified at_client for the nRF9160 DK" in stderr and "cannot reach nordicsemiconductor.github.io" in stderr
+    line = one_error(proc)
+    assert proc.returncode == 10 and line.startswith("cmng: error: no verified at_client for the nRF9160 DK")
+    assert "cannot reach nordicsemiconductor.github.io" in line and "cannot reach raw.githubusercontent.com" in line
+    assert "'cmng hex fetch nrf9160dk' (on a station without internet: --from DIR_OR_URL)" in line
+    assert "CONFIG_AT_HOST_CMD_MAX_LEN=4096" in line and "--at_client_hex PATH" in line
     assert programs(fake_nrfutil.calls()) == []
     assert not offline_firmware.exists() or list(offline_firmware.iterdir()) == []
 
@@ -395,3 +397,29 @@ def test_x_uses_a_verified_cached_file_without_the_network(fake_highlevel, publi
                                programmer="pynrfjprog", manifest=manifest)
     assert server.requests == [] and [p for p, _ in fake_highlevel.programmed] == [
         str(offline_firmware / hex_file("nrf9160dk"))]
+
+
+def test_cmng_x_fetches_the_kits_build_when_missing_then_uses_the_cache(fake_nrfutil, published, name, monkeypatch,
+                                                                        offline_firmware):
+    server, images, _ = published
+    server.serve(images)
+    monkeypatch.setenv("NRF91_AT_HEX_MANIFEST", str(images.manifest))
+    monkeypatch.setenv("FAKE_NRFUTIL_PROBES", "001050777888")  # an nRF9161 DK
+    for _ in range(2):
+        proc = run_cmng("imei", f"sim://{name}", "-x", "--programmer", "nrfutil")
+        assert proc.returncode == 0, proc.stderr.decode()
+    cached = str(offline_firmware / hex_file("nrf9161dk"))
+    assert programs(fake_nrfutil.calls()) == [cached, cached]
+    assert server.requests == [f"/{hex_file('nrf9161dk')}"]
+
+
+def test_cmng_x_refuses_a_tampered_download_and_says_how_to_get_one(fake_nrfutil, published, name, monkeypatch,
+                                                                     offline_firmware):
+    server, images, _ = published
+    server.serve(images)
+    server.routes[f"/{hex_file('nrf9160dk')}"] = ("file", images.content["nrf9160dk"].replace(b"F", b"E", 1))
+    monkeypatch.setenv("NRF91_AT_HEX_MANIFEST", str(images.manifest))
+    proc = run_cmng("list", f"sim://{name}", "-x", "--programmer", "nrfutil")
+    line = one_error(proc)
+    assert proc.returncode == 10 and "refused (a tampered or wrong file)" in line and "cmng hex fetch nrf9160dk" in line
+    assert programs(fake_nrfutil.calls()) == [] and list(offline_firmware.iterdir()) == []
