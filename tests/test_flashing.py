@@ -302,15 +302,16 @@ def test_thingy_cannot_be_flashed_through_jlink(monkeypatch, hexes, pty_sim):
         flashing.run_with_firmware(lambda: 0, port=sim.path, program_hex=True, app_hex=None, at_client_hex=hexes[0])
 
 
+@pytest.mark.parametrize("probe", [50123456, 960123456])  # a J-Link, or an nRF9160 DK's Debug out
 def test_thingy_with_an_external_probe_gets_the_thingy_build(monkeypatch, fake_highlevel, published, pty_sim,
-                                                              offline_firmware):
+                                                              offline_firmware, probe):
     server, images, manifest = published
     server.serve(images)
     sim = pty_sim()
     thingy = SimpleNamespace(device=sim.path, vid=0x1915, pid=0x9100, serial_number="THINGY91_ABC", location="1-2:1.0")
     monkeypatch.setattr("serial.tools.list_ports.comports", lambda *a, **k: [thingy])
-    fake_highlevel.probes[:] = [50123456]  # an external J-Link: its serial number does not tell the board
-    flashing.run_with_firmware(lambda: 0, port=sim.path, program_hex=True, app_hex=None, serial_number="50123456",
+    fake_highlevel.probes[:] = [probe]  # the Thingy's USB identity tells the board, not the probe's serial
+    flashing.run_with_firmware(lambda: 0, port=sim.path, program_hex=True, app_hex=None, serial_number=str(probe),
                                programmer="pynrfjprog", manifest=manifest)
     assert server.requests == [f"/{hex_file('thingy91')}"]
     assert fake_highlevel.programmed == [(str(offline_firmware / hex_file("thingy91")),
