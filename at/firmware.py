@@ -8,6 +8,7 @@ Every failure is one `FirmwareError` subclass whose message says what happened a
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -214,7 +215,7 @@ def _fetch_one(image: Image, location: str, folder: Path, timeout: float,
             raise _write_error(folder, exc) from None
         return final
     finally:
-        if partial.exists():
+        with contextlib.suppress(OSError):  # gone already when renamed into place; never mask the real error
             partial.unlink()
 
 
