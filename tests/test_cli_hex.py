@@ -63,7 +63,7 @@ def test_fetch_downloads_verifies_caches_and_shows_the_license_once(published, o
     ("tampered", "has sha256 .* refused"), ("truncated", "broke off after|ended after"),
     ("missing", r"is not there \(HTTP 404\)"), ("redirect", "redirects to .* refused"),
 ])
-def test_a_failed_fetch_is_one_error_line_exit_10_and_nothing_cached(published, offline_firmware, mode, message):
+def test_a_failed_fetch_is_one_error_line_exit_11_and_nothing_cached(published, offline_firmware, mode, message):
     server, images = published
     data = images.content["nrf9161dk"]
     server.routes[f"/{hex_file('nrf9161dk')}"] = {
@@ -71,11 +71,11 @@ def test_a_failed_fetch_is_one_error_line_exit_10_and_nothing_cached(published, 
         "missing": ("status", 404), "redirect": ("redirect", "http://127.0.0.2:1/elsewhere.hex")}[mode]
     proc = run_cmng("hex", "fetch", "nrf9161dk")
     line = one_error(proc)
-    assert proc.returncode == 10 and line.startswith("cmng: error:")
+    assert proc.returncode == 11 and line.startswith("cmng: error:")
     assert re.search(message, line), line
     assert "TEST LICENSE NOTE" not in proc.stderr.decode() and cache_files(offline_firmware) == []
     doc = json.loads(run_cmng("hex", "fetch", "nrf9161dk", "--json").stdout)
-    assert doc["exit_code"] == 10 and doc["error"]["type"].endswith("Error")
+    assert doc["exit_code"] == 11 and doc["error"]["type"].endswith("Error")
 
 
 def test_from_a_folder_contacts_nothing_else(published, offline_firmware, tmp_path):
@@ -98,7 +98,7 @@ def test_unknown_and_unpublished_boards(published):
     unknown = run_cmng("hex", "fetch", "nrf9999dk")
     assert unknown.returncode == 3 and "unknown board 'nrf9999dk'" in one_error(unknown)
     nine151 = run_cmng("hex", "fetch", "nrf9151dk")
-    assert nine151.returncode == 10 and "nrf9151dk/nrf9151/ns" in one_error(nine151)
+    assert nine151.returncode == 11 and "nrf9151dk/nrf9151/ns" in one_error(nine151)
     missing = run_cmng("hex")
     assert missing.returncode == 2 and "ACTION" in one_error(missing)
 
@@ -109,7 +109,7 @@ def test_cache_that_cannot_be_written_is_one_line(published, tmp_path):
     (tmp_path / "file").write_text("x")
     env = dict(os.environ, NRF91_AT_CACHE_DIR=str(tmp_path / "file" / "cache"))
     proc = run_cmng("hex", "fetch", "nrf9160dk", env=env)
-    assert proc.returncode == 10 and "is not writable" in one_error(proc) and server.requests == []
+    assert proc.returncode == 11 and "is not writable" in one_error(proc) and server.requests == []
 
 
 def test_full_disk_is_one_line_and_leaves_nothing(published, offline_firmware):
@@ -122,5 +122,5 @@ def test_full_disk_is_one_line_and_leaves_nothing(published, offline_firmware):
 
     proc = subprocess.run([script("cmng"), "hex", "fetch", "nrf9160dk"], capture_output=True, timeout=60,
                           preexec_fn=small_files)
-    assert proc.returncode == 10 and "no space left" in one_error(proc)
+    assert proc.returncode == 11 and "no space left" in one_error(proc)
     assert cache_files(offline_firmware) == []

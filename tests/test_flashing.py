@@ -269,7 +269,7 @@ def test_x_without_a_fetchable_hex_stops_before_touching_the_kit(fake_nrfutil, n
     """The real manifest, no internet (tests send it to a closed loopback proxy): one line, nothing flashed."""
     proc = run_cmng("list", f"sim://{name}", "-x", "--programmer", "nrfutil")
     line = one_error(proc)
-    assert proc.returncode == 10 and line.startswith("cmng: error: no verified at_client for the nRF9160 DK")
+    assert proc.returncode == 11 and line.startswith("cmng: error: no verified at_client for the nRF9160 DK")
     assert "cannot reach nordicsemiconductor.github.io" in line and "cannot reach raw.githubusercontent.com" in line
     assert "'cmng hex fetch nrf9160dk' (on a station without internet: --from DIR_OR_URL)" in line
     assert "CONFIG_AT_HOST_CMD_MAX_LEN=4096" in line and "--at_client_hex PATH" in line
@@ -422,5 +422,5 @@ def test_cmng_x_refuses_a_tampered_download_and_says_how_to_get_one(fake_nrfutil
     monkeypatch.setenv("NRF91_AT_HEX_MANIFEST", str(images.manifest))
     proc = run_cmng("list", f"sim://{name}", "-x", "--programmer", "nrfutil")
     line = one_error(proc)
-    assert proc.returncode == 10 and "refused (a tampered or wrong file)" in line and "cmng hex fetch nrf9160dk" in line
+    assert proc.returncode == 11 and "refused (a tampered or wrong file)" in line and "cmng hex fetch nrf9160dk" in line
     assert programs(fake_nrfutil.calls()) == [] and list(offline_firmware.iterdir()) == []

@@ -23,7 +23,7 @@ EXIT_PORT = 6
 EXIT_FLASH = 7
 EXIT_VERIFY = 8  # the modem answered something unexpected, or stored something else
 EXIT_SOME_KITS = 9  # a command on several kits: at least one failed
-EXIT_FIRMWARE = 10  # an at_client build could not be fetched or verified (cmng hex, -x)
+EXIT_FIRMWARE = 11  # an at_client build could not be fetched or verified (cmng hex, -x)
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = {
