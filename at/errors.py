@@ -86,6 +86,50 @@ class FlashError(ATError):
     """Programming a hex file or resetting the kit failed."""
 
 
+class FirmwareError(ATError):
+    """A published at_client build could not be fetched or verified (one subclass per cause below)."""
+
+
+class NoNetworkError(FirmwareError):
+    """The source could not be reached: no network, name lookup, refused, timed out, TLS trust."""
+
+
+class NotPublishedError(FirmwareError):
+    """The source answered, but has no such file (HTTP 404/410, or missing from the folder)."""
+
+
+class ServerError(FirmwareError):
+    """The source answered with an HTTP error other than 'not found'."""
+
+
+class RedirectError(FirmwareError):
+    """The source redirected to another host: refused, only the named source is contacted."""
+
+
+class TruncatedError(FirmwareError):
+    """The transfer ended before the whole file arrived."""
+
+
+class ChecksumError(FirmwareError):
+    """What arrived is not the published file (another size or sha256)."""
+
+
+class DiskFullError(FirmwareError):
+    """No space (or quota) left for the file in the cache folder."""
+
+
+class CacheError(FirmwareError):
+    """The cache folder cannot be created or written."""
+
+
+class NoBuildError(FirmwareError):
+    """Nordic publishes no at_client build for this board: it has to be built."""
+
+
+class UnknownBoardError(ValidationError):
+    """A board name the manifest does not know."""
+
+
 def _short(command: str, limit: int = 60) -> str:
     """A command for an error message: never the whole content, which may be a key."""
     one_line = command.split("\n", 1)[0]

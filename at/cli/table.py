@@ -10,4 +10,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "imei": ("cmd_imei", "print the modem's IMEI"),
     "ports": ("cmd_ports", "list attached Nordic kits and which answer AT"),
     "psk": ("cmd_psk", "give kits a new PSK each and record them in a Mosquitto psk_file"),
+    "hex": ("cmd_hex", "Nordic's published at_client builds for -x: list, fetch and verify them"),
 }
