@@ -39,13 +39,13 @@ class Positions:
             header = _HEADER.match(line)
             if header:
                 table = _split_key(header.group(1))
-                self.lines.setdefault(table, number)
+                self._record(table, number)
                 continue
             assign = _ASSIGN.match(line)
             if not assign:
                 continue
             path = table + _split_key(assign.group(1))
-            self.lines.setdefault(path, number)
+            self._record(path, number)
             value = assign.group(2)
             if value.startswith("{"):  # inline table: its keys live on this line
                 for inner in _INLINE_KEY.finditer(value):
@@ -53,6 +53,11 @@ class Positions:
             for delimiter in ('"""', "'''"):
                 if value.startswith(delimiter) and value.count(delimiter) == 1:
                     closing = delimiter
+
+    def _record(self, path: tuple[str, ...], number: int) -> None:
+        """A table is first mentioned where any key below it first is (`[a.b.c]` defines `a` and `a.b`)."""
+        for end in range(1, len(path) + 1):
+            self.lines.setdefault(path[:end], number)
 
     def line(self, path: Sequence[str]) -> Optional[int]:
         """The line of `path`, else of its nearest recorded ancestor; None for the top level."""
