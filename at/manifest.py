@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
 from .credentials import CredType
 from .errors import ValidationError
 from .files import PathLike, atomic_write
+from .protocol import sha256_hex
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,12 +41,17 @@ VERSION = 1
 TYPE_KEYS = {"ca": CredType.ROOT_CA, "client_cert": CredType.CLIENT_CERT, "client_key": CredType.CLIENT_PRIVATE_KEY,
              "psk": CredType.PSK, "identity": CredType.PSK_IDENTITY}
 KEY_OF_TYPE = {kind: key for key, kind in TYPE_KEYS.items()}
-KINDS = ("content", "path", "sha256", "absent", "generate")
+KINDS = ("content", "path", "template", "sha256", "absent", "generate")
 GENERATORS = ("psk", "keygen")
 TOP_FIELDS = ("version", "psk_file", "source", "tag", "kit")
 SOURCE_FIELDS = ("imei", "model", "firmware", "port", "taken")
 DEFAULT_PSK_BYTES = 16
+SAMPLE_IMEI = "352656100000002"  # what a template is checked with before any kit is known
 Slot = tuple  # (sec_tag, CredType)
+
+
+def fill_template(template: str, imei: str) -> str:
+    return template.replace("{imei}", imei)
 
 
 class ManifestError(ValidationError):
@@ -58,7 +64,10 @@ class ManifestError(ValidationError):
 
 @dataclass(frozen=True)
 class Entry:
-    """What one slot should hold. `kind` is content, sha256, absent or generate (a path loads as content)."""
+    """What one slot should hold. `kind` is content, template, sha256, absent or generate (a path loads as content).
+
+    A template (`nrf-{imei}`, identities only) becomes content once the kit is known: see `Manifest.for_imei`.
+    """
 
     sec_tag: int
     cred_type: CredType
@@ -91,9 +100,14 @@ class Manifest:
     path: Optional[Path] = None
 
     def for_imei(self, imei: Optional[str]) -> dict[Slot, Entry]:
-        """The slots one kit should hold, its overrides applied, in (sec_tag, type) order."""
+        """The slots one kit should hold, its overrides applied and templates filled in, in (sec_tag, type) order."""
         merged = dict(self.entries)
         merged.update(self.overrides.get(imei or "", {}))
+        if imei:
+            for slot, entry in merged.items():
+                if entry.kind == "template" and entry.content is not None:
+                    text = fill_template(entry.content, imei)
+                    merged[slot] = replace(entry, kind="content", content=text, sha256=sha256_hex(text))
         return dict(sorted(merged.items()))
 
 
@@ -133,8 +147,8 @@ def _spec(entry: Entry, base: Path) -> dict[str, Any]:
             spec: dict[str, Any] = {"path": entry.path.relative_to(base).as_posix()}
         except ValueError:
             spec = {"path": str(entry.path)}
-    elif entry.kind == "content":
-        spec = {"content": entry.content}
+    elif entry.kind in ("content", "template"):
+        spec = {entry.kind: entry.content}
     elif entry.kind == "sha256":
         spec = {"sha256": entry.sha256}
     elif entry.kind == "absent":

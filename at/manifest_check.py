@@ -17,6 +17,7 @@ from .manifest import (
     GENERATORS,
     KEY_OF_TYPE,
     KINDS,
+    SAMPLE_IMEI,
     SOURCE_FIELDS,
     TOP_FIELDS,
     TYPE_KEYS,
@@ -25,6 +26,7 @@ from .manifest import (
     Manifest,
     ManifestError,
     Slot,
+    fill_template,
 )
 from .tomlpos import Positions
 
@@ -118,6 +120,8 @@ class _Loader:
                 if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Fa-f]{64}", value):
                     raise ValidationError("sha256 must be 64 hex digits (as 'cmng list' shows)")
                 return Entry(tag, kind, "sha256", sha256=value.upper(), line=self.positions.line(at))
+            if how == "template":
+                return self.template(at, tag, kind, value)
             if how == "absent":
                 if value is not True:
                     raise ValidationError("absent must be true (to keep a slot, leave it out of the manifest)")
@@ -145,6 +149,14 @@ class _Loader:
         return Entry(tag, kind, "content", content=text, sha256=protocol.sha256_hex(text), path=file,
                      passwd=passwd, line=self.positions.line(at))
 
+    def template(self, at: tuple, tag: int, kind: CredType, value: Any) -> Entry:
+        if kind != CredType.PSK_IDENTITY:
+            raise ValidationError("template makes a PSK identity from the IMEI: put it under identity")
+        if not isinstance(value, str) or value.count("{imei}") != 1 or "{" in value.replace("{imei}", ""):
+            raise ValidationError("template must hold {imei} once and no other braces, e.g. \"nrf-{imei}\"")
+        credentials.prepare_content(kind, fill_template(value, SAMPLE_IMEI))  # the kit's IMEI only adds digits
+        return Entry(tag, kind, "template", content=value, line=self.positions.line(at))
+
     def generator(self, where: tuple, tag: int, kind: CredType, value: Any, size: Any) -> Entry:
         if value not in GENERATORS:
             raise ValidationError(f"generate must be one of {', '.join(GENERATORS)}, not {value!r}")
@@ -162,9 +174,13 @@ class _Loader:
             if entry.kind != "generate":
                 continue
             identity = entries.get((entry.sec_tag, CredType.PSK_IDENTITY)) or base.get((entry.sec_tag, CredType.PSK_IDENTITY))
-            if identity is None or identity.kind != "content":
+            if identity is None or identity.kind not in ("content", "template"):
                 self.errors.append(f"{self.name}:{entry.line}: {entry.name}: generate = \"psk\" needs the identity of "
-                                   f"sec_tag {entry.sec_tag} given by content or path (it names the PSK in psk_file)")
+                                   f"sec_tag {entry.sec_tag} given by content, path or template (it names the PSK "
+                                   "in psk_file)")
+            elif ":" in identity.content or " " in identity.content:
+                self.errors.append(f"{self.name}:{identity.line}: sec_tag {entry.sec_tag} identity: a generated PSK is "
+                                   "recorded under its identity in psk_file, which cannot hold ':' or spaces")
             if not has_file:
                 self.errors.append(f"{self.name}:{entry.line}: {entry.name}: generate = \"psk\" needs psk_file = "
                                    "\"...\" at the top of the manifest (where the new PSK is recorded)")

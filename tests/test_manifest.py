@@ -191,8 +191,8 @@ def test_toml_syntax_error_names_its_line(tmp_path):
 @pytest.mark.parametrize("body, message", [
     ('[tag.5.ca]\nsha256 = "abc"', ":3: sec_tag 5 ca: sha256 must be 64 hex digits"),
     ("[tag.5.ca]\nabsent = false", ":3: sec_tag 5 ca: absent must be true"),
-    ('[tag.5.ca]\nabsent = true\npath = "x"', ":2: sec_tag 5 ca needs exactly one of content, path, sha256, absent, "
-                                              "generate, not path and absent"),
+    ('[tag.5.ca]\nabsent = true\npath = "x"', ":2: sec_tag 5 ca needs exactly one of content, path, template, "
+                                              "sha256, absent, generate, not path and absent"),
     ("[tag.5.ca]", ":2: sec_tag 5 ca needs exactly one of"),
     ('[tag.5.client_key]\ngenerate = "keygen"', 'generate = "keygen" is not yet supported'),
     ('[tag.5.identity]\ngenerate = "psk"', 'generate = "psk" makes a PSK: put it under psk'),
@@ -201,6 +201,12 @@ def test_toml_syntax_error_names_its_line(tmp_path):
     ('[tag.5.ca]\npasswd = "x"\nabsent = true', ":3: passwd belongs only to a client_key"),
     ('[tag.5.ca]\nbytes = 3\nabsent = true', ":3: bytes belongs only to generate"),
     ('[tag.5.identity]\ncontent = "x"\n[tag.5.psk]\ngenerate = "psk"\nbytes = 65', "bytes = 65 is not possible"),
+    ('[tag.5.ca]\ntemplate = "ca-{imei}"', "template makes a PSK identity from the IMEI: put it under identity"),
+    ('[tag.5.identity]\ntemplate = "nrf-"', "template must hold {imei} once and no other braces"),
+    ('[tag.5.identity]\ntemplate = "{imei}-{x}"', "template must hold {imei} once"),
+    ('[tag.5.identity]\ntemplate = "n\\u00e9-{imei}"', "non-ASCII character"),
+    ('psk_file = "p"\n[tag.5.identity]\ncontent = "a:b"\n[tag.5.psk]\ngenerate = "psk"',
+     ":4: sec_tag 5 identity: a generated PSK is recorded under its identity in psk_file, which cannot hold ':'"),
     ("[tag.5.cert]\nabsent = true", ":2: unknown type 'cert': use ca, client_cert, client_key, psk, identity"),
     ('[kit.123.tag.5.ca]\nabsent = true', ":2: '123' is not an IMEI"),
     ('[tag.5.identity]\ncontent = "a\\"b"', "contains a double quote"),
@@ -208,6 +214,23 @@ def test_toml_syntax_error_names_its_line(tmp_path):
 def test_bad_fields(tmp_path, body, message):
     errors = refused(tmp_path, "version = 1\n" + body + "\n")
     assert any(message in e for e in errors), errors
+
+
+def test_identity_template_is_filled_per_kit(tmp_path):
+    path = write(tmp_path, '''
+        version = 1
+        psk_file = "psk_file.txt"
+        [tag.5.identity]
+        template = "nrf-{imei}"
+        [tag.5.psk]
+        generate = "psk"
+        ''')
+    m = manifest.load(path)
+    assert m.entries[(5, CredType.PSK_IDENTITY)].kind == "template"
+    filled = m.for_imei(IMEI)[(5, CredType.PSK_IDENTITY)]
+    assert (filled.kind, filled.content) == ("content", f"nrf-{IMEI}") and filled.sha256 == protocol.sha256_hex(f"nrf-{IMEI}")
+    manifest.save(m, tmp_path / "again.toml")
+    assert 'template = "nrf-{imei}"' in (tmp_path / "again.toml").read_text()
 
 
 def test_generated_psk_needs_psk_file(tmp_path):

@@ -178,6 +178,27 @@ def test_per_kit_overrides(tmp_path, name):
         assert soc.read_credential(5, 4) == "everyone" and soc.list_credentials(6) == []
 
 
+def test_a_fleet_gets_one_identity_and_psk_per_kit(tmp_path, name):
+    m = load(tmp_path, '''
+        version = 1
+        psk_file = "psk_file.txt"
+        [tag.1234.identity]
+        template = "nrf-{imei}"
+        [tag.1234.psk]
+        generate = "psk"
+        ''')
+    kits = [f"{name}-{i}" for i in range(3)]
+    for kit in kits:
+        with at.SoC(f"sim://{kit}?state=memory") as soc:
+            assert apply_plan(soc, make_plan(soc, m), m).ok
+    record = pskfile.read_psk_file(tmp_path / "psk_file.txt")
+    assert sorted(record) == sorted(f"nrf-{imei_for(kit)}" for kit in kits)
+    for kit in kits:
+        with at.SoC(f"sim://{kit}?state=memory") as soc:
+            assert make_plan(soc, m).converged  # each kit's PSK matches its own line
+            assert soc.list_credentials(1234, 3)[0].sha256 == sha256_hex(record[f"nrf-{imei_for(kit)}"])
+
+
 def test_a_plan_is_not_applied_to_another_kit(tmp_path, name):
     m = load(tmp_path, 'version = 1\n[tag.5.identity]\ncontent = "x"\n')
     with at.SoC(f"sim://{name}?state=memory") as soc:
