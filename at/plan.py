@@ -54,6 +54,13 @@ class Step:
     def changes(self) -> bool:
         return self.action in CHANGES
 
+    def as_dict(self) -> dict:
+        """For JSON output: plain types, hashes only (never content)."""
+        return {"sec_tag": self.sec_tag, "cred_type": int(self.cred_type),
+                "type": KEY_OF_TYPE.get(self.cred_type, type_name(self.cred_type)), "action": self.action.value,
+                "reason": self.reason, "current_sha256": self.current, "wanted_sha256": self.wanted,
+                "warning": self.warning}
+
 
 @dataclass
 class Plan:
@@ -75,6 +82,10 @@ class Plan:
     def converged(self) -> bool:
         return not self.changes
 
+    def as_dict(self) -> dict:
+        return {"port": self.port, "imei": self.imei, "converged": self.converged,
+                "steps": [s.as_dict() for s in self.steps]}
+
 
 @dataclass
 class Applied:
@@ -90,6 +101,13 @@ class Applied:
     @property
     def ok(self) -> bool:
         return self.error is None and self.restore_error is None
+
+    def as_dict(self) -> dict:
+        slot = (lambda s: {"sec_tag": s.sec_tag, "cred_type": int(s.cred_type), "action": s.action.value})  # noqa: E731
+        return {"port": self.port, "imei": self.imei, "ok": self.ok, "state": self.state,
+                "done": [slot(s) for s in self.done], "stopped_at": slot(self.failed) if self.failed else None,
+                "error": str(self.error) if self.error else None,
+                "restore_error": str(self.restore_error) if self.restore_error else None}
 
     @property
     def state(self) -> str:

@@ -1,4 +1,5 @@
 """Plan and apply against simulated kits: one list per plan, exactly the plan applied, nothing on a converged kit."""
+import json
 import textwrap
 
 import pytest
@@ -61,6 +62,11 @@ def test_plan_lists_once_and_apply_converges(tmp_path, mem_url, name):
         order = [(s.sec_tag, int(s.cred_type)) for s in plan.changes]
         assert order.index((1234, 4)) < order.index((1234, 3))  # identity before the PSK it names
         assert plan.imei == imei_for(name) and not plan.converged
+        doc = json.loads(json.dumps(plan.as_dict()))
+        assert doc["steps"][0] == {"sec_tag": NRF_CLOUD_SEC_TAG, "cred_type": 1, "type": "client_cert", "action": "delete",
+                                   "reason": "present, manifest says absent", "current_sha256": plan.steps[0].current,
+                                   "wanted_sha256": None, "warning": plan.steps[0].warning}
+        assert KEY not in json.dumps(doc) and "BEGIN" not in json.dumps(doc)
 
         soc.set_functional_mode(1)  # an active kit goes offline once and comes back
         start = len(device.devices[name].commands)
@@ -226,6 +232,8 @@ def test_unplugged_mid_apply_names_the_slot_where_it_stopped(tmp_path, name):
     else:
         pytest.fail("no cut fell between two writes")
     assert isinstance(result.error, at.PortError) and not result.ok
+    assert result.as_dict()["stopped_at"] == {"sec_tag": result.failed.sec_tag, "cred_type": int(result.failed.cred_type),
+                                              "action": result.failed.action.value}
     assert result.failed == plan.changes[len(result.done)]
     assert result.state.startswith(f"stopped at {result.failed.slot_name} ({result.failed.action.value}) after "
                                    f"{len(result.done)} change(s): ")
