@@ -277,3 +277,17 @@ def test_positions_skip_multiline_strings():
     assert pos.line(("t", "x", "c")) == 3 and pos.line(("t", "x", "e")) == 7
     assert pos.line(("t", "y")) == 2 and pos.line(("t", "x", "d")) == 2
     assert pos.line(("t", "q.r", "f", "h")) == 9 and pos.line(("a",)) == 1 and pos.line(()) is None
+
+
+def test_the_readme_manifest_loads(tmp_path):
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "ca.pem").write_text(CA)
+    m = manifest.loads(example, tmp_path, "README")
+    assert sorted((t, int(k)) for t, k in m.entries) == [(7, 2), (42, 0), (1234, 0), (1234, 3), (1234, 4)]
+    assert m.for_imei(IMEI)[(1234, CredType.PSK_IDENTITY)].content == "gateway-1"
+    table = readme.split("| field | where | meaning |", 1)[1].split("\n\n", 1)[0]
+    for field in manifest.KINDS + ("passwd", "bytes") + manifest.TOP_FIELDS[:2] + manifest.SOURCE_FIELDS:
+        assert f"`{field}" in table, field  # every field is documented

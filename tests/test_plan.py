@@ -253,3 +253,19 @@ def test_plan_and_apply_over_a_pty(tmp_path, pty_sim):
         assert result.ok and len(result.done) == 6
     with at.SoC(sim.path, timeout=5) as soc:
         assert make_plan(soc, m).converged
+
+
+def test_the_readme_python_example_runs(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    code = readme.split("From Python:\n\n```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "fleet.toml").write_text(example)
+    (tmp_path / "ca.pem").write_text(CA)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "sec_tag 1234 psk write" in out and "sec_tag 7 client_key warn" in out
+    assert out.rstrip().endswith("3 change(s) applied")  # ca, identity, psk; tag 42 is already empty
+    assert "nrf-" in (tmp_path / "psk_file.txt").read_text()
