@@ -100,6 +100,8 @@ class _Loader:
         before = len(self.errors)
         self.unknown(where, spec, KINDS + ("passwd", "bytes"), label)
         given = [k for k in KINDS if k in spec]
+        if len(self.errors) > before:  # an unknown field is most likely a misspelt kind: say that only
+            return None
         if len(given) != 1:
             also = f", not {' and '.join(given)}" if given else ""
             self.error(where, f"{label} needs exactly one of {', '.join(KINDS)}{also}")

@@ -165,3 +165,73 @@ def test_readme_provisioning_walkthrough_runs_as_written(tmp_path):
     assert "cannot be restored" in err(results[6])
     with at.SoC("sim://spare") as spare, at.SoC("sim://demo") as demo:
         assert spare.read_credential(NRF_CLOUD, 0) == demo.read_credential(NRF_CLOUD, 0)
+
+
+def run_on_terminal(argv: list[str], answer: bytes) -> tuple[int, str]:
+    """cmng with a pseudo-terminal as stdin, answering the question with `answer`."""
+    import os
+    import pty
+    import subprocess
+
+    from .conftest import script
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([script("cmng"), *argv], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.write(master, answer)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return proc.returncode, stderr.decode()
+
+
+def test_apply_asks_on_a_terminal(tmp_path, name):
+    manifest = tmp_path / "m.toml"
+    manifest.write_text('version = 1\n[tag.5.identity]\ncontent = "x"\n')
+    code, text = run_on_terminal(["apply", f"sim://{name}", "-f", str(manifest)], b"n\n")
+    assert code == 10 and "apply 1 change(s) to 1 kit(s)? [y/N]" in text and "nothing was changed" in text
+    with at.SoC(f"sim://{name}") as soc:
+        assert soc.list_credentials(5) == []
+    code, text = run_on_terminal(["apply", f"sim://{name}", "-f", str(manifest)], b"y\n")
+    assert code == 0, text
+    with at.SoC(f"sim://{name}") as soc:
+        assert soc.read_credential(5, 4) == "x"
+    code, text = run_on_terminal(["apply", f"sim://{name}", "-f", str(manifest)], b"")
+    assert code == 0 and "[y/N]" not in text  # nothing to change: nothing to ask
+
+
+def test_every_manifest_problem_is_one_error_line(tmp_path, name):
+    manifest = tmp_path / "m.toml"
+    manifest.write_text('version = 1\n[tag.5.ca]\npth = "ca.pem"\n[tag.99999999999.identity]\ncontent = "x"\n')
+    proc = run_cmng("plan", f"sim://{name}", "-f", str(manifest), "--json")
+    lines = [line for line in err(proc).splitlines() if line.startswith("cmng: error: ")]
+    assert proc.returncode == 3 and len(lines) == 2 and "Traceback" not in err(proc)
+    assert lines[0].startswith(f"cmng: error: {manifest}:3: ") and lines[1].startswith(f"cmng: error: {manifest}:4: ")
+    doc = json.loads(out(proc))
+    assert doc["exit_code"] == 3 and len(doc["manifest_errors"]) == 2
+    missing = run_cmng("plan", f"sim://{name}", "-f", str(tmp_path / "none.toml"))
+    assert missing.returncode == 3 and "cannot read the manifest" in err(missing)
+
+
+def test_a_kit_that_cannot_be_opened_is_reported_and_the_others_planned(tmp_path, name):
+    manifest = tmp_path / "m.toml"
+    manifest.write_text('version = 1\n[tag.5.identity]\ncontent = "x"\n')
+    alone = run_cmng("plan", "/dev/does-not-exist-nrf91", "-f", str(manifest))
+    assert alone.returncode == 6 and "does-not-exist" in err(alone)
+    proc = run_cmng("apply", f"sim://{name}", "/dev/does-not-exist-nrf91", "-f", str(manifest), "--yes", "--json")
+    assert proc.returncode == 9
+    kits = {k["port"]: k for k in json.loads(out(proc))["kits"]}
+    assert kits[f"sim://{name}"]["ok"] and not kits["/dev/does-not-exist-nrf91"]["ok"]
+    assert kits["/dev/does-not-exist-nrf91"]["exit_code"] == 6
+    same = run_cmng("apply", f"sim://{name}", f"sim://{name}?latency=0.01", "-f", str(manifest), "--yes")
+    assert same.returncode == 3 and "same kit" in err(same)
+
+
+def test_apply_to_a_pty_kit_and_a_sim_kit_together(tmp_path, name, pty_sim):
+    manifest = fleet(tmp_path)
+    sim = pty_sim()
+    proc = run_cmng("apply", sim.path, f"sim://{name}-other", "-f", manifest, "--yes")
+    assert proc.returncode == 0, err(proc)
+    assert run_cmng("plan", sim.path, f"sim://{name}-other", "-f", manifest).returncode == 0
+    assert len((tmp_path / "psk_file.txt").read_text().split()) == 2
