@@ -47,8 +47,13 @@ class Step:
     warning: Optional[str] = None  # said aloud even when the action goes ahead (nRF Cloud tag)
 
     @property
+    def type_key(self) -> str:
+        """The manifest's name for the type (`ca`, `client_key`, ...)."""
+        return KEY_OF_TYPE.get(self.cred_type, type_name(self.cred_type))
+
+    @property
     def slot_name(self) -> str:
-        return f"sec_tag {self.sec_tag} {KEY_OF_TYPE.get(self.cred_type, type_name(self.cred_type))}"
+        return f"sec_tag {self.sec_tag} {self.type_key}"
 
     @property
     def changes(self) -> bool:
@@ -57,7 +62,7 @@ class Step:
     def as_dict(self) -> dict:
         """For JSON output: plain types, hashes only (never content)."""
         return {"sec_tag": self.sec_tag, "cred_type": int(self.cred_type),
-                "type": KEY_OF_TYPE.get(self.cred_type, type_name(self.cred_type)), "action": self.action.value,
+                "type": self.type_key, "action": self.action.value,
                 "reason": self.reason, "current_sha256": self.current, "wanted_sha256": self.wanted,
                 "warning": self.warning}
 

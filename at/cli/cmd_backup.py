@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..backup import backup
+    from ..manifest import KEY_OF_TYPE
 
     con = ctx.console
     result = ctx.run_on_soc(lambda soc: backup(soc, args.output))
@@ -31,13 +32,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         con.warn(note)
     for cred, why in result.skipped:
         con.note(f"left out sec_tag {cred.sec_tag} type {cred.cred_type} ({cred.type_name}): {why}")
-    hashed = [{"sec_tag": e.sec_tag, "cred_type": int(e.cred_type), "type": e.name.rsplit(" ", 1)[1],
+    hashed = [{"sec_tag": e.sec_tag, "cred_type": int(e.cred_type), "type": KEY_OF_TYPE[e.cred_type],
                "sha256": e.sha256} for e in result.hash_only]
     doc = {"port": result.port, "imei": result.imei, "manifest": str(result.manifest_path),
            "files": [str(p) for p in result.files], "hash_only": hashed,
            "skipped": [{"sec_tag": c.sec_tag, "cred_type": c.cred_type, "reason": why} for c, why in result.skipped],
            "notes": result.notes}
-    rows = [[str(e.sec_tag), e.name.rsplit(" ", 1)[1], e.path.name if e.path else "(SHA-256 only)"]
+    rows = [[str(e.sec_tag), KEY_OF_TYPE[e.cred_type], e.path.name if e.path else "(SHA-256 only)"]
             for e in result.manifest.entries.values()]
     text = (con.table(rows, ["SEC_TAG", "TYPE", "FILE"]) + f"backed up {result.port} (IMEI {result.imei}) to "
             f"{result.manifest_path}; {len(hashed)} slot(s) by SHA-256 only (a restore cannot write them)")

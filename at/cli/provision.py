@@ -87,7 +87,7 @@ def plan_rows(plans: list[Outcome[Plan]]) -> list[list[str]]:
             rows.append([outcome.port, "-", "-", "FAILED", str(outcome.error)])
             continue
         for step in outcome.value.steps:  # type: ignore[union-attr]
-            rows.append([outcome.port, str(step.sec_tag), step.slot_name.rsplit(" ", 1)[1], step.action.value,
+            rows.append([outcome.port, str(step.sec_tag), step.type_key, step.action.value,
                          step.reason])
     return rows
 
