@@ -235,3 +235,12 @@ def test_apply_to_a_pty_kit_and_a_sim_kit_together(tmp_path, name, pty_sim):
     assert proc.returncode == 0, err(proc)
     assert run_cmng("plan", sim.path, f"sim://{name}-other", "-f", manifest).returncode == 0
     assert len((tmp_path / "psk_file.txt").read_text().split()) == 2
+
+
+def test_a_generated_psk_never_shows_in_the_trace_or_output(tmp_path, name):
+    manifest = fleet(tmp_path)
+    proc = run_cmng("apply", f"sim://{name}", "-f", manifest, "--yes", "-v", "--json")
+    assert proc.returncode == 0, err(proc)
+    psk = (tmp_path / "psk_file.txt").read_text().strip().split(":", 1)[1]
+    assert "bytes redacted" in err(proc) and psk not in err(proc) and psk not in out(proc)
+    assert stat.S_IMODE((tmp_path / "psk_file.txt").stat().st_mode) == 0o600
