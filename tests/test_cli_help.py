@@ -23,8 +23,14 @@ def test_every_command_has_its_own_help_and_its_example_runs(command, name, tmp_
     text = helped.stdout.decode()
     assert helped.returncode == 0 and f"usage: cmng {command}" in text and module.EXAMPLE in text
     assert text != run_cmng("--help").stdout.decode()
-    argv = shlex.split(module.EXAMPLE.replace("sim://demo", f"sim://{name}").replace("sim://kit", f"sim://{name}-"))
+    def argv_of(line: str) -> list[str]:
+        return shlex.split(line.replace("sim://demo", f"sim://{name}").replace("sim://kit", f"sim://{name}-"))
+
+    argv = argv_of(module.EXAMPLE)
     assert argv[0] == "cmng" and argv[1] == command
+    setup = getattr(module, "EXAMPLE_SETUP", None)  # e.g. plan's example needs a backup to plan against
+    if setup:
+        assert setup in text and run_cmng(*argv_of(setup)[1:], cwd=tmp_path).returncode == 0
     proc = run_cmng(*argv[1:], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
     assert "Traceback" not in proc.stderr.decode()

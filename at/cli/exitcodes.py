@@ -23,6 +23,7 @@ EXIT_PORT = 6
 EXIT_FLASH = 7
 EXIT_VERIFY = 8  # the modem answered something unexpected, or stored something else
 EXIT_SOME_KITS = 9  # a command on several kits: at least one failed
+EXIT_CHANGES = 10  # plan: the kits differ from the manifest (apply declined: nothing changed)
 EXIT_FIRMWARE = 11  # an at_client build could not be fetched or verified (cmng hex, -x)
 EXIT_INTERRUPTED = 130
 
@@ -37,6 +38,7 @@ EXIT_CODES = {
     EXIT_FLASH: "flashing failed, or no way to flash",
     EXIT_VERIFY: "the modem answered unexpectedly or stored something else than was sent",
     EXIT_SOME_KITS: "several kits: some failed (each is reported)",
+    EXIT_CHANGES: "plan: something would change (also apply when the question is declined)",
     EXIT_FIRMWARE: "at_client could not be fetched or verified (no network, not found, wrong checksum, cache)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
