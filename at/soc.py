@@ -266,11 +266,11 @@ class SoC:
         self.command(command)
         # the link may store the text differently (the AT shell turns line breaks into CR LF)
         stored_text = getattr(self._transport, "stored_form", str)(text)
+        expected = protocol.sha256_hex(stored_text)
         if stored_text != text:
             self.stored_note = (f"sec_tag {sec_tag} type {int(cred_type)} is stored with CRLF line endings (the AT "
                                 "shell's CONFIG_AT_SHELL_UNESCAPE_LF turns each line break into CR LF); its SHA-256 "
                                 "is that of the CRLF text")
-        expected = protocol.sha256_hex(stored_text)
         if not verify:
             return Credential(sec_tag, int(cred_type), expected)
         listed = self.list_credentials(sec_tag, cred_type)
@@ -288,6 +288,14 @@ class SoC:
                 f"sec_tag {sec_tag} type {int(cred_type)} was stored with SHA-256 {stored.sha256}, but what "
                 f"was sent hashes to {expected}: the link or the firmware altered it; write it again")
         return stored
+
+    def stored_sha256(self, text: str) -> str:
+        """The SHA-256 the modem lists after `text` (prepared content) is written over this link.
+
+        The same as the text's own hash over at_client; through the AT shell line breaks are
+        stored as CR LF, so a certificate hashes differently there.
+        """
+        return protocol.sha256_hex(getattr(self._transport, "stored_form", str)(text))
 
     def delete_credential(self, sec_tag: int, cred_type: int) -> None:
         credentials.check_sec_tag(sec_tag, writing=True)

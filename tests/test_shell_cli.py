@@ -98,3 +98,16 @@ def test_cmng_over_a_real_pty(pty_sim):
                         input=PSK.encode())
     assert code == 0, err
     assert protocol.sha256_hex(PSK) in cmng("list", sim.path, "--sec_tag", "70")[1]
+
+
+def test_plan_and_apply_converge_through_the_shell(tmp_path):
+    """A certificate stored with CRLF by the shell is what the manifest asks for: no endless REPLACE."""
+    from at.plan import Action, apply_plan, make_plan
+    from tests.test_plan import BASIC, load
+
+    m = load(tmp_path, BASIC)
+    with at.SoC("sim://plan-shell?state=memory&app=shell&fw=nrf9160") as soc:
+        assert soc.mode == "shell"
+        assert apply_plan(soc, make_plan(soc, m), m).ok
+        again = make_plan(soc, m)
+        assert again.converged and {s.action for s in again.steps} == {Action.OK}
