@@ -148,7 +148,7 @@ def keygen(modem: Any, suffix: str, params: list) -> tuple[list[str], str]:
     signed_tag = tag - 2**32 if tag >= 2**31 else tag  # the modem encodes it as an int32
     payload = cbor2.dumps(cbor2.CBORTag(SELF_DESCRIBE, [
         PAYLOAD_ID[fmt], device_uuid(modem.name).bytes, cbor2.dumps(signed_tag),
-        hashlib.sha256(body).digest(), os.urandom(16)]))
+        hashlib.sha256(body + (b"\0" if modem.options.bad_digest else b"")).digest(), os.urandom(16)]))
     cose = _sign1(identity_key(modem.name), payload)
     return [f'%KEYGEN: "{_b64url(body)}.{_b64url(cose)}"'], "OK"
 

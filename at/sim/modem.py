@@ -55,6 +55,7 @@ class ModemOptions:
     legacy_csr: bool = False  # %KEYGEN CSRs carry ecdsa-with-SHA256 with a NULL parameter
     crlf527: bool = False  # refuse CRLF PEM with +CME ERROR: 527 (seen on one 2.0.2 report)
     keygen_fail: bool = False  # %KEYGEN fails with +CME ERROR: 523
+    bad_digest: bool = False  # fault: the %KEYGEN COSE digest does not match the CSR sent
 
 
 def imei_for(name: str) -> str:

@@ -2,7 +2,7 @@
 
     sim://NAME?fw=nrf9160&baud=115200&latency=0.02&urcs=1&echo=1&cmee=1&banner=1
               &disconnect_after=500&fragment=7&zero_sha=1&state=memory|DIR
-              &mfw=mfw_nrf9160_1.2.3&legacy_csr=1&crlf527=1&keygen_fail=1
+              &mfw=mfw_nrf9160_1.2.3&legacy_csr=1&crlf527=1&keygen_fail=1&bad_digest=1
 """
 from __future__ import annotations
 
@@ -63,6 +63,7 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
     "legacy_csr": (_flag, "modem", "legacy_csr", "KEYGEN CSRs encode ecdsa-with-SHA256 with a NULL parameter"),
     "crlf527": (_flag, "modem", "crlf527", "refuse PEM with CRLF line endings (+CME ERROR: 527)"),
     "keygen_fail": (_flag, "modem", "keygen_fail", "KEYGEN fails with +CME ERROR: 523"),
+    "bad_digest": (_flag, "modem", "bad_digest", "fault: the KEYGEN COSE digest does not match the CSR"),
     "cmee": (_cmee, "modem", "cmee", "AT+CMEE at power-on (0: plain ERROR)"),
     "echo": (_flag, "modem", "echo", "echo each command line back"),
     "urcs": (_flag, "modem", "urcs", "emit URCs before, inside and after every response"),
