@@ -133,8 +133,9 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _load_cert(path: Path) -> x509.Certificate:
+    data = _read(path, "CA certificate")
     try:
-        cert = x509.load_pem_x509_certificate(_read(path, "CA certificate"))
+        cert = x509.load_pem_x509_certificate(data)
     except ValueError:
         raise ValidationError(f"{path} is not a PEM certificate") from None
     try:
