@@ -83,6 +83,13 @@ def integer(value: Any, what: str) -> int:
     return value
 
 
+def wrapped_integer(value: Any, what: str) -> int:
+    """An integer the modem wraps in a byte string (key ids, sec_tags); a bare integer is taken as well."""
+    if isinstance(value, bytes):
+        value = loads(value, what)
+    return integer(value, what)
+
+
 def uuid_of(value: Any, what: str) -> str:
     return str(uuid.UUID(bytes=bstr(value, what, 16)))
 
@@ -129,7 +136,7 @@ def decode_sign1(text: str, what: str) -> Sign1:
         raise ProtocolError(f"the {what} COSE signature is not ES256 (ECDSA P-256 with SHA-256): {header!r}")
     if not isinstance(unprotected, Mapping) or 4 not in unprotected:
         raise ProtocolError(f"the {what} COSE unprotected header names no signing key")
-    key_id = integer(loads(bstr(unprotected[4], f"{what} COSE key id"), f"{what} COSE key id"), f"{what} COSE key id")
+    key_id = wrapped_integer(unprotected[4], f"{what} COSE key id")
     if payload is not None:
         bstr(payload, f"{what} COSE payload")
     return Sign1(protected, key_id, payload, bstr(signature, f"{what} COSE signature", 64))

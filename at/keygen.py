@@ -167,7 +167,7 @@ def parse_answer(lines: list[str], sec_tag: int, subject: Optional[str] = None,
         cose.loads(sign1.payload, "%KEYGEN COSE payload"), 5, "%KEYGEN COSE payload")
     if payload_id != PAYLOAD_CSR:
         raise ProtocolError(f"the %KEYGEN COSE payload is message type {payload_id!r}, not a CSR ({PAYLOAD_CSR})")
-    signed_tag = cose.integer(cose.loads(cose.bstr(tag_field, "%KEYGEN sec_tag"), "%KEYGEN sec_tag"), "%KEYGEN sec_tag")
+    signed_tag = cose.wrapped_integer(tag_field, "%KEYGEN sec_tag")
     signed_tag += 2**32 if signed_tag < 0 else 0  # tags above 2^31 travel as negative int32
     if signed_tag != sec_tag:
         raise ProtocolError(f"the modem signed a CSR for sec_tag {signed_tag}, not {sec_tag}")

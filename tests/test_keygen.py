@@ -151,6 +151,12 @@ def test_untagged_lists_and_tuples_are_both_accepted():
     assert result.digest_ok and result.key_id == -2
 
 
+def test_a_bare_integer_sec_tag_is_taken_as_well():
+    assert keygen.parse_answer(_answer("bare", fields={2: 5}), 5).sec_tag == 5
+    with pytest.raises(at.ProtocolError, match="not an integer"):
+        keygen.parse_answer(_answer("bare", fields={2: "5"}), 5)
+
+
 def test_answer_without_cose_is_refused():
     good = _answer("nocose")[0]
     with pytest.raises(at.ProtocolError, match="no COSE"):
