@@ -283,11 +283,7 @@ class SoC:
     # ------------------------------------------------------------ keys born in the modem
 
     def keygen(self, sec_tag: int, subject: Optional[str] = None, key_usage: Optional[str] = None) -> KeygenResult:
-        """%KEYGEN: a key pair made in the modem at `sec_tag` (type 2); returns its checked CSR.
-
-        Firmware older than 1.3.0 is refused before %KEYGEN is sent; the modem is
-        taken offline for it and its CFUN mode restored. See `at.keygen`.
-        """
+        """%KEYGEN at `sec_tag` (type 2), offline, CFUN restored; the checked CSR. See `at.keygen`."""
         from . import keygen
 
         return keygen.generate(self, sec_tag, subject=subject, key_usage=key_usage)

@@ -15,7 +15,7 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import cbor2
 from cryptography import x509
@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from .firmware import SECURITY, firmware_uuid, version_of
+from .modem import ACTIVE_MODES, MODEM_OWNED_MIN, USER_TAG_LIMIT, Modem
 from .store import FileStore, default_state_dir
 
 KEY_TYPES = (2, 8)  # client private key, endorsement key
@@ -33,19 +35,12 @@ IDENTITY_KEY_ID = -2
 MSG_DEVICE_IDENTITY = 1
 SELF_DESCRIBE = 55799
 COSE_SIGN1 = 18
-MODEM_OWNED_MIN = 4294967292
-USER_TAG_LIMIT = 4294967295
-# Firmware before this has no %KEYGEN CSR nor %ATTESTTOKEN; before SHA_FIRMWARE lists print zero hashes.
-SECURITY_FIRMWARE = (1, 3, 0)
-SHA_FIRMWARE = (1, 3, 2)
 # What the modem asks for when no key usage is given: digitalSignature, nonRepudiation,
 # keyEncipherment, keyAgreement (as seen in real %KEYGEN CSRs).
 DEFAULT_KEY_USAGE = "111010000"
 ATTRIBUTES = {"C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "L": NameOID.LOCALITY_NAME,
               "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "CN": NameOID.COMMON_NAME,
               "EMAILADDRESS": NameOID.EMAIL_ADDRESS, "SERIALNUMBER": NameOID.SERIAL_NUMBER}
-
-_MFW = re.compile(r"mfw_(nrf9160|nrf91x1)_(\d{1,3})\.(\d{1,3})\.(\d{1,3})([-_][A-Za-z0-9_.-]*)?")
 
 
 class Refused(Exception):
@@ -59,27 +54,10 @@ class Refused(Exception):
 # ---------------------------------------------------------------- identities
 
 
-def parse_mfw(text: str) -> tuple[str, tuple[int, int, int]]:
-    """`mfw_nrf9160_1.2.3` -> ("nrf9160", (1, 2, 3)); ValueError for anything else."""
-    match = _MFW.fullmatch(text)
-    if not match:
-        raise ValueError(f"expected a firmware version like mfw_nrf9160_1.3.5 or mfw_nrf91x1_2.0.2, got {text!r}")
-    return match.group(1), (int(match.group(2)), int(match.group(3)), int(match.group(4)))
-
-
-def version_of(revision: str) -> tuple[int, int, int]:
-    return parse_mfw(revision)[1]
-
-
 def device_uuid(name: str) -> uuid.UUID:
     """The device's UUID (what nRF Cloud claims it by): stable per device name, UUIDv4-shaped."""
     raw = hashlib.sha256(b"nrf91-sim device uuid/" + name.encode()).digest()[:16]
     return uuid.UUID(bytes=raw, version=4)
-
-
-def firmware_uuid(revision: str) -> uuid.UUID:
-    """The modem firmware's UUID: the same for every device running that firmware."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, "nrf91-sim:" + revision)
 
 
 def identity_key(name: str) -> ec.EllipticCurvePrivateKey:
@@ -98,14 +76,14 @@ def identity_public_key_pem(name: str) -> str:
 # ---------------------------------------------------------------- commands
 
 
-def xmodemuuid(modem: Any, suffix: str, params: list) -> tuple[list[str], str]:
+def xmodemuuid(modem: Modem, suffix: str, params: list) -> tuple[list[str], str]:
     if suffix:
         raise Refused(None)
     return [f"%XMODEMUUID: {firmware_uuid(modem.revision)}"], "OK"
 
 
-def attesttoken(modem: Any, suffix: str, params: list) -> tuple[list[str], str]:
-    if suffix or version_of(modem.revision) < SECURITY_FIRMWARE:
+def attesttoken(modem: Modem, suffix: str, params: list) -> tuple[list[str], str]:
+    if suffix or version_of(modem.revision) < SECURITY:
         raise Refused(None)
     body = cbor2.dumps(cbor2.CBORTag(SELF_DESCRIBE, [
         MSG_DEVICE_IDENTITY, device_uuid(modem.name).bytes, modem.flavour["device_type"],
@@ -114,9 +92,9 @@ def attesttoken(modem: Any, suffix: str, params: list) -> tuple[list[str], str]:
     return [f'%ATTESTTOKEN: "{_b64url(body)}.{_b64url(cose)}"'], "OK"
 
 
-def keygen(modem: Any, suffix: str, params: list) -> tuple[list[str], str]:
+def keygen(modem: Modem, suffix: str, params: list) -> tuple[list[str], str]:
     """`AT%KEYGEN=<sec_tag>,<2|8>[,<0|1>[,"<attributes>"[,"<key usage>"]]]`."""
-    if version_of(modem.revision) < SECURITY_FIRMWARE:
+    if version_of(modem.revision) < SECURITY:
         raise Refused(None)  # no such command on this firmware
     if suffix != "=" or not 2 <= len(params) <= 5:
         raise Refused(None)
@@ -128,7 +106,7 @@ def keygen(modem: Any, suffix: str, params: list) -> tuple[list[str], str]:
         raise Refused(50)
     if tag >= MODEM_OWNED_MIN:
         raise Refused(519)
-    if modem.active:
+    if modem.store.cfun() in ACTIVE_MODES:
         raise Refused(518)
     if modem.options.keygen_fail:
         raise Refused(523)

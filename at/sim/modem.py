@@ -6,13 +6,14 @@ store is handed in). Timing, fragmentation and disconnects are the link's job
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from typing import Optional
 
 from .. import protocol
-from . import keygen
+from . import firmware
 from .store import Store
 
 CFUN_MODES = (0, 1, 2, 4, 20, 21, 30, 31, 40, 41, 44)
@@ -23,8 +24,7 @@ PEM_TYPES = (0, 1, 2)
 WRITABLE_TYPES = (0, 1, 2, 3, 4)
 READABLE_TYPES = (0, 4)
 
-# Default firmware per family: new enough for everything (%KEYGEN needs 1.3.0, SHA in lists 1.3.2).
-# device_type: the %ATTESTTOKEN code (3 nRF9160 SIAA, 6 nRF9151 LACA).
+# Default firmware: new enough for everything (at.sim.firmware); device_type: the %ATTESTTOKEN code.
 FLAVOURS = {
     "nrf9160": {"model": "nRF9160-SICA", "revision": "mfw_nrf9160_1.3.5", "device_type": 3},
     "nrf91x1": {"model": "nRF9151-LACA", "revision": "mfw_nrf91x1_2.0.2", "device_type": 6},
@@ -76,7 +76,7 @@ class Modem:
             raise ValueError(f"unknown firmware flavour {self.options.flavour!r}: use one of {sorted(FLAVOURS)}")
         self.flavour = FLAVOURS[self.options.flavour]
         self.revision = self.options.mfw or self.flavour["revision"]
-        if keygen.parse_mfw(self.revision)[0] != self.options.flavour:
+        if firmware.parse_mfw(self.revision)[0] != self.options.flavour:
             raise ValueError(f"firmware {self.revision} does not run on the {self.options.flavour} flavour")
         self.cmee = self.options.cmee
         self.imei = imei_for(name)
@@ -206,25 +206,17 @@ class Modem:
 
     # ------------------------------------------------------------ keys born in the modem (at.sim.keygen)
 
-    @property
-    def active(self) -> bool:
-        """In a CFUN mode that refuses %CMNG writes and %KEYGEN (518)."""
-        return self.store.cfun() in ACTIVE_MODES
+    def _keys(self, command: str, suffix: str, params: list) -> tuple[list[str], str]:
+        from . import keygen  # imported on first use: it needs cryptography
 
-    def _cmd_keygen(self, suffix: str, params: list) -> tuple[list[str], str]:
-        return self._keys(keygen.keygen, suffix, params)
-
-    def _cmd_attesttoken(self, suffix: str, params: list) -> tuple[list[str], str]:
-        return self._keys(keygen.attesttoken, suffix, params)
-
-    def _cmd_xmodemuuid(self, suffix: str, params: list) -> tuple[list[str], str]:
-        return self._keys(keygen.xmodemuuid, suffix, params)
-
-    def _keys(self, handler, suffix: str, params: list) -> tuple[list[str], str]:
         try:
-            return handler(self, suffix, params)
+            return getattr(keygen, command)(self, suffix, params)
         except keygen.Refused as exc:
             raise _Error(exc.code) from None
+
+    _cmd_keygen = functools.partialmethod(_keys, "keygen")
+    _cmd_attesttoken = functools.partialmethod(_keys, "attesttoken")
+    _cmd_xmodemuuid = functools.partialmethod(_keys, "xmodemuuid")
 
     # ------------------------------------------------------------ %CMNG
 
@@ -250,9 +242,8 @@ class Modem:
         return [], "OK"
 
     def _sha(self, content: str) -> str:
-        if self.options.zero_sha or keygen.version_of(self.revision) < keygen.SHA_FIRMWARE:
-            return protocol.ZERO_SHA
-        return protocol.sha256_hex(content)
+        zero = self.options.zero_sha or firmware.version_of(self.revision) < firmware.SHA
+        return protocol.ZERO_SHA if zero else protocol.sha256_hex(content)
 
     def _cmng_list(self, filters: list) -> list[str]:
         if len(filters) > 2 or (filters and not isinstance(filters[0], int)):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .keygen import parse_mfw
+from .firmware import parse_mfw
 from .link import LinkOptions
 from .modem import FLAVOURS, ModemOptions
 
