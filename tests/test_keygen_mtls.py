@@ -187,4 +187,4 @@ def test_two_onboarded_kits_connect_and_strangers_are_refused(broker, pki, tmp_p
     devices = [f"{name}-a", f"{name}-b"]
     results = onboard.onboard_ports([f"sim://{d}" for d in devices], 77, authority, days=2)
     assert all(r.ok for r in results), [r.error for r in results]
-    check_mutual_tls(broker, tmp_path, [(d, r.common_name, r.certificate_pem) for d, r in zip(devices, results)])
+    check_mutual_tls(broker, tmp_path, [(d, r.common_name, r.certificate_pem) for d, r in zip(devices, results, strict=True)])

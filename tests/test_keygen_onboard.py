@@ -21,7 +21,7 @@ def test_two_kits_in_parallel(authority, name):
             soc.set_functional_mode(1)
     results = onboard.onboard_ports(ports, 77, authority, days=30)
     assert [r.port for r in results] == ports and all(r.ok and r.error is None for r in results)
-    for port, result, kit in zip(ports, results, ("a", "b")):
+    for port, result, kit in zip(ports, results, ("a", "b"), strict=True):
         cert = x509.load_pem_x509_certificate(result.certificate_pem.encode())
         assert result.common_name == result.device_uuid == str(simkeys.device_uuid(f"{name}-{kit}"))
         assert cert.issuer == authority.cert.subject and result.written == [0, 1]
