@@ -14,7 +14,7 @@ from at import ca
 from at.sim import keygen as simkeys
 
 from .conftest import one_error, run_cmng
-from .test_keygen_mtls import Broker, check_mutual_tls
+from .test_keygen_mtls import Broker, check_mutual_tls, require_mosquitto
 
 
 def kit_state(device: str, sec_tag: int) -> tuple[int, list[int]]:
@@ -183,6 +183,7 @@ def test_onboard_refuses_a_bad_ca_before_touching_any_kit(name, ca_dir, tmp_path
 
 
 def test_two_kits_onboarded_by_cmng_on_ptys_do_mutual_tls_with_mosquitto(pty_sim, name, ca_dir, tmp_path):
+    require_mosquitto()
     kits = [pty_sim(device=f"{name}-a"), pty_sim(device=f"{name}-b")]
     proc = run_cmng("onboard", kits[0].path, kits[1].path, "--sec_tag", "77", "--ca_cert", str(ca_dir / "ca.pem"),
                     "--ca_key", str(ca_dir / "ca.key"), "--json")

@@ -10,12 +10,11 @@ import sys
 import textwrap
 
 import pytest
+from nrfcloud_utils import modem_credentials_parser as parser  # a test dependency: pip install ".[test]"
 
 import at
 from at import ca
 from at.sim import keygen as simkeys
-
-parser = pytest.importorskip("nrfcloud_utils.modem_credentials_parser")
 
 INSTALLER = textwrap.dedent("""
     import socket, sys
