@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from . import ca as ca_module
 from . import credentials
 from .ca import CA
-from .errors import ATError, ValidationError, VerificationError
+from .errors import ATError, ATTimeoutError, PortError, ProtocolError, ValidationError, VerificationError
 from .soc import SoC
 
 CN_CHOICES = ("uuid", "imei")
@@ -31,14 +31,22 @@ class OnboardResult:
     certificate_pem: Optional[str] = None
     ca_sha256: Optional[str] = None  # as the modem lists it (None: firmware prints no hashes)
     cert_sha256: Optional[str] = None
+    key_made: Optional[bool] = False  # %KEYGEN replaced the key at type 2 (None: unknown, no answer came)
     written: list = field(default_factory=list)  # credential types written and verified so far: the state after a failure
     error: Optional[str] = None
     exception: Optional[ATError] = field(default=None, repr=False)
 
+    @property
+    def verified(self) -> bool:
+        """Both writes compared by SHA-256 (firmware before 1.3.2 lists no hashes: written, not compared)."""
+        return self.ca_sha256 is not None and self.cert_sha256 is not None
+
     def as_dict(self) -> dict:
-        return {"port": self.port, "ok": self.ok, "sec_tag": self.sec_tag, "device_uuid": self.device_uuid,
+        return {"port": self.port, "ok": self.ok, "verified": self.verified, "sec_tag": self.sec_tag,
+                "device_uuid": self.device_uuid,
                 "common_name": self.common_name, "ca_sha256": self.ca_sha256, "cert_sha256": self.cert_sha256,
-                "certificate": self.certificate_pem, "written": self.written, "error": self.error}
+                "certificate": self.certificate_pem, "key_made": self.key_made, "written": self.written,
+                "error": self.error}
 
 
 def check_cn(cn: str) -> str:
@@ -60,7 +68,15 @@ def onboard(soc: SoC, sec_tag: int, ca: CA, *, days: int = ca_module.DEFAULT_CER
     result = result or OnboardResult(soc.port, sec_tag)
     subject = f"CN={soc.get_imei()}" if cn == "imei" else None  # without one the modem names it by its UUID
     with soc.offline():
-        made = soc.keygen(sec_tag, subject=subject)
+        try:
+            made = soc.keygen(sec_tag, subject=subject)
+        except (ProtocolError, VerificationError):
+            result.key_made = True  # the modem answered OK, so its new key is at type 2; the answer was refused
+            raise
+        except (ATTimeoutError, PortError):
+            result.key_made = None
+            raise
+        result.key_made = True
         result.device_uuid, result.common_name = made.device_uuid, made.common_name
         if not soc.list_credentials(sec_tag, credentials.CRED_TYPE_CLIENT_PRIVATE_KEY):
             raise VerificationError(f"%KEYGEN answered, but sec_tag {sec_tag} lists no private key (type 2)")

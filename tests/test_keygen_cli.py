@@ -198,6 +198,16 @@ def test_two_kits_onboarded_by_cmng_on_ptys_do_mutual_tls_with_mosquitto(pty_sim
         broker.stop()
 
 
+def test_onboard_one_kit_failing_is_one_line_with_its_own_exit_code(name, ca_dir):
+    proc = run_cmng("onboard", f"sim://{name}?bad_digest=1", "--sec_tag", "9", "--ca_dir", str(ca_dir))
+    assert proc.returncode == 8
+    assert "altered on the way" in one_error(proc) and "the modem made a new key at type 2" in one_error(proc)
+    assert kit_state(name, 9)[1] == [2]  # the modem made its key; neither CA nor certificate was written
+    old = run_cmng("onboard", f"sim://{name}-old?mfw=mfw_nrf9160_1.3.1", "--sec_tag", "9", "--ca_dir", str(ca_dir))
+    assert old.returncode == 0 and "ok, not verified" in old.stdout.decode()
+    assert "not verified" in old.stderr.decode()
+
+
 def test_onboard_with_a_ca_dir_made_on_the_spot(name, tmp_path):
     ca_dir = tmp_path / "fresh-ca"
     proc = run_cmng("onboard", f"sim://{name}", "--sec_tag", "11", "--ca_dir", str(ca_dir), "--create_ca")

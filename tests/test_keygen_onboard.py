@@ -55,6 +55,7 @@ def test_one_failed_kit_does_not_stop_the_others_and_nothing_is_written_to_it(au
     assert "+CME ERROR 523" in results[1].error and isinstance(results[1].exception, at.CMEError)
     assert "altered" in results[2].error and isinstance(results[2].exception, at.VerificationError)
     assert results[3].error and isinstance(results[3].exception, at.PortError)
+    assert [r.key_made for r in results] == [True, False, True, False]  # what each kit was left with
     for port in (bad, tampered):
         with at.SoC(port) as soc:
             assert {c.cred_type for c in soc.list_credentials(9)} <= {2}  # neither CA nor certificate written

@@ -100,17 +100,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         doc = {**r.as_dict(), "ok": o.ok, "error": None if o.ok else str(o.error),
                "exit_code": EXIT_OK if o.ok else exit_code_for(o.error)}  # type: ignore[arg-type]
         docs.append(doc)
-        rows.append([o.port, r.device_uuid or "-", r.common_name or "-", "ok" if o.ok else "FAILED"])
+        rows.append([o.port, r.device_uuid or "-", r.common_name or "-",
+                     "FAILED" if not o.ok else "ok" if r.verified else "ok, not verified"])
     failed = [o for o in outcomes if not o.ok]
     code = EXIT_OK if not failed else exit_code_for(failed[0].error) if len(outcomes) == 1 else EXIT_SOME_KITS
     con.result({"sec_tag": args.sec_tag, "ca_cert": str(args.ca_cert), "results": docs, "exit_code": code},
                con.table(rows, ["PORT", "DEVICE UUID", "COMMON NAME", "RESULT"]))
     for o, doc in zip(outcomes, docs, strict=True):
         if not o.ok:
-            state = "the modem made a new key at type 2" if doc["device_uuid"] else "nothing changed on the kit"
+            state = {True: "the modem made a new key at type 2", False: "nothing changed on the kit",
+                     None: "whether the modem made a new key at type 2 is unknown"}[doc["key_made"]]
             if doc["written"]:
                 state += "; written and verified: " + ", ".join(f"type {t}" for t in doc["written"])
             con.error(f"{o.port}: {o.error} ({state} at sec_tag {args.sec_tag})")
+    for o in outcomes:
+        if o.ok and not results[o.port].verified:
+            con.warn(f"{o.port}: written but not verified: this modem firmware lists no SHA-256 (1.3.2 and later do)")
     if failed and len(outcomes) > 1:
         con.note(f"{len(failed)} of {len(outcomes)} kits failed; the others are onboarded")
     return code
