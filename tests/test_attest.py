@@ -4,6 +4,8 @@ import base64
 import cbor2
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import at
 from at import attest, cose
@@ -64,3 +66,12 @@ def test_bad_tokens_are_refused(items, match):
 def test_bad_cose_part_is_refused():
     with pytest.raises(at.ProtocolError):
         attest.parse_answer(_token([1, b"\x11" * 16, 1, b"\x22" * 16, b"\x33" * 16], cose_part=".AAAA"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=120).map(b64)))
+def test_whatever_the_modem_sends_only_at_errors_come_out(text):
+    try:
+        attest.parse_answer([f'%ATTESTTOKEN: "{text}"'])
+    except at.ATError:
+        pass

@@ -191,3 +191,21 @@ def test_firmware_versions():
     keygen.check_firmware("weird")  # unknown formats are let through to the modem
     with pytest.raises(FirmwareError):
         keygen.check_firmware("mfw_nrf9160_1.2.7")
+
+
+_cbor_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.binary(max_size=40) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.integers(-8, 8), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_cbor_values, _cbor_values, _cbor_values, st.booleans())
+def test_odd_cbor_inside_the_cose_part_only_raises_at_errors(unprotected, payload, signature, tagged):
+    body = _answer("odd")[0].split('"')[1].split(".")[0]
+    inner = [cbor2.dumps({1: -7}), unprotected, cbor2.dumps(payload) if tagged else payload, signature]
+    value = cbor2.CBORTag(18, inner) if tagged else inner
+    try:
+        keygen.parse_answer([f'%KEYGEN: "{body}.{b64(cbor2.dumps(value))}"'], 5)
+    except at.ATError:
+        pass
