@@ -136,3 +136,7 @@ def _short(command: str, limit: int = 60) -> str:
     if one_line.upper().startswith("AT%CMNG=0"):
         one_line = ",".join(one_line.split(",", 3)[:3]) + ",..."
     return one_line if len(one_line) <= limit else one_line[:limit] + "..."
+
+
+class ModemFirmwareError(ValidationError):
+    """The modem firmware cannot do what was asked; the command that needs it was not sent."""

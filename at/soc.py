@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Iterator, NamedTuple, Optional, Union
 
 from . import credentials, protocol
 from .credentials import CredType
 from .errors import ATError, CMEError, CommandError, ProtocolError, ValidationError, VerificationError
 from .link.detect import open_link
 from .transport import Response, Trace
+
+if TYPE_CHECKING:
+    from .attest import Attestation
+    from .keygen import KeygenResult
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +305,20 @@ class SoC:
         credentials.check_sec_tag(sec_tag, writing=True)
         kind = credentials.check_cred_type(cred_type)
         self.command(protocol.build("%CMNG", 3, sec_tag, int(kind)))
+
+    # ------------------------------------------------------------ keys born in the modem
+
+    def keygen(self, sec_tag: int, subject: Optional[str] = None, key_usage: Optional[str] = None) -> KeygenResult:
+        """%KEYGEN at `sec_tag` (type 2), offline, CFUN restored; the checked CSR. See `at.keygen`."""
+        from . import keygen
+
+        return keygen.generate(self, sec_tag, subject=subject, key_usage=key_usage)
+
+    def attest(self) -> Attestation:
+        """%ATTESTTOKEN: the device UUID, device type and firmware UUID, and the raw token. See `at.attest`."""
+        from . import attest
+
+        return attest.attest(self)
 
 
 __all__ = ["SoC", "Credential", "CredType"]

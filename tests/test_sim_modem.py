@@ -76,12 +76,13 @@ def test_factory_set_and_modem_owned_entries_depend_on_flavour():
     assert all("429496729" not in line for line in old)
 
 
-def test_crlf_pem_refused_on_2x_and_stored_with_its_own_hash_on_1x():
+def test_crlf_pem_stored_as_sent_by_default_and_refused_with_527_behind_an_option():
     ca = factory_state("x", "nrf9160")["credentials"][(16842753, 0)].replace("\n", "\r\n")
-    assert ask(modem(cmee=1), f'AT%CMNG=0,9,0,"{ca}"') == ["+CME ERROR: 527"]
-    m = modem("nrf9160", cmee=1)
-    assert ask(m, f'AT%CMNG=0,9,0,"{ca}"') == ["OK"]
-    assert ask(m, "AT%CMNG=1,9,0")[0] == f'%CMNG: 9,0,"{protocol.sha256_hex(ca)}"'
+    assert ask(modem(cmee=1, crlf527=True), f'AT%CMNG=0,9,0,"{ca}"') == ["+CME ERROR: 527"]
+    for flavour in ("nrf91x1", "nrf9160"):
+        m = modem(flavour, cmee=1)
+        assert ask(m, f'AT%CMNG=0,9,0,"{ca}"') == ["OK"]
+        assert ask(m, "AT%CMNG=1,9,0")[0] == f'%CMNG: 9,0,"{protocol.sha256_hex(ca)}"'
 
 
 def test_input_handling_quotes_backspace_and_terminators():

@@ -2,6 +2,7 @@
 
     sim://NAME?fw=nrf9160&baud=115200&latency=0.02&urcs=1&echo=1&cmee=1&banner=1
               &disconnect_after=500&fragment=7&zero_sha=1&state=memory|DIR
+              &mfw=mfw_nrf9160_1.2.3&legacy_csr=1&crlf527=1&keygen_fail=1&bad_digest=1
               &app=at_client|shell&prompt=uart|mosh&shell_buf=256&unescape_lf=0&colour=1&logs=1
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from .firmware import parse_mfw
 from .link import LinkOptions
 from .modem import FLAVOURS, ModemOptions
 from .shell import PROMPTS, ShellOptions
@@ -27,6 +29,11 @@ def _flag(text: str) -> bool:
 def _flavour(text: str) -> str:
     if text not in FLAVOURS:
         raise ValueError(f"expected one of {', '.join(sorted(FLAVOURS))}")
+    return text
+
+
+def _mfw(text: str) -> str:
+    parse_mfw(text)
     return text
 
 
@@ -71,7 +78,13 @@ def _buffer_size(text: str) -> int:
 
 # name -> (parser, target, attribute, help)
 OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
-    "fw": (_flavour, "modem", "flavour", "firmware flavour: nrf91x1 (mfw 2.0.2, refuses CRLF PEM) or nrf9160 (mfw 1.3.5)"),
+    "fw": (_flavour, "modem", "flavour", "firmware flavour: nrf91x1 (nRF9151, mfw 2.0.2) or nrf9160 (mfw 1.3.5)"),
+    "mfw": (_mfw, "modem", "mfw", "modem firmware version, e.g. mfw_nrf9160_1.2.3 (before 1.3.0: no KEYGEN or "
+            "ATTESTTOKEN; before 1.3.2: zero hashes in lists); its family sets the flavour"),
+    "legacy_csr": (_flag, "modem", "legacy_csr", "KEYGEN CSRs encode ecdsa-with-SHA256 with a NULL parameter"),
+    "crlf527": (_flag, "modem", "crlf527", "refuse PEM with CRLF line endings (+CME ERROR: 527)"),
+    "keygen_fail": (_flag, "modem", "keygen_fail", "KEYGEN fails with +CME ERROR: 523"),
+    "bad_digest": (_flag, "modem", "bad_digest", "fault: the KEYGEN COSE digest does not match the CSR"),
     "cmee": (_cmee, "modem", "cmee", "AT+CMEE at power-on (0: plain ERROR)"),
     "echo": (_flag, "modem", "echo", "echo each command line back"),
     "urcs": (_flag, "modem", "urcs", "emit URCs before, inside and after every response"),
@@ -121,4 +134,9 @@ def parse_options(pairs: dict[str, str]) -> SimOptions:
             setattr(result, target, str(value))
         else:
             setattr(getattr(result, target), attribute, value)
+    if result.modem.mfw:
+        family = parse_mfw(result.modem.mfw)[0]
+        if "fw" in pairs and family != result.modem.flavour:
+            raise ValueError(f"simulator options fw={result.modem.flavour} and mfw={result.modem.mfw} disagree")
+        result.modem.flavour = family
     return result
