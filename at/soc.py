@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Iterator, NamedTuple, Optional, Union
 from . import credentials, protocol
 from .credentials import CredType
 from .errors import ATError, CMEError, CommandError, ProtocolError, ValidationError, VerificationError
+from .link import stored
 from .link.detect import open_link
 from .transport import Response, Trace
 
@@ -54,10 +55,8 @@ class SoC:
     """An nRF91 reached over a serial port (a path, a COM port, or any pyserial URL).
 
     Opening syncs with the modem (a stray half-command is flushed) and turns on
-    numeric errors (AT+CMEE=1); closing restores the CMEE setting it found.
-    `mode` picks the firmware's framing: "at" (at_client), "shell" (an application's
-    Zephyr shell with the `at` command) or "auto" (plain AT first, then the shell);
-    `soc.mode` says which one is in use.
+    numeric errors (AT+CMEE=1); closing restores the CMEE setting it found. `mode`: "at"
+    (at_client), "shell" (an application's Zephyr shell with `at`) or "auto"; `soc.mode` says which.
     """
 
     def __init__(self, port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT,
@@ -69,7 +68,6 @@ class SoC:
         self.stored_note: Optional[str] = None  # set by a write whose stored text differs from the content
         self._cmee_before: Optional[int] = None
         try:
-            self._sync()
             self._enable_error_codes()
         except BaseException:
             self._transport.close()
@@ -94,17 +92,6 @@ class SoC:
             log.debug("could not restore AT+CMEE: %s", exc)
         finally:
             self._transport.close()
-
-    def _sync(self) -> None:
-        """Get in step: a first `AT` may meet leftovers in the modem's buffer and fail."""
-        last: Optional[Exception] = None
-        for _ in range(3):
-            response = self._transport.command("AT")
-            if response.ok:
-                return
-            last = CommandError("AT", response.final, response.code)
-        raise ProtocolError(f"the device on {self.port} does not answer AT with OK ({last}): "
-                            "is this the AT port, running at_client?")
 
     def _enable_error_codes(self) -> None:
         try:
@@ -265,41 +252,27 @@ class SoC:
         credentials.check_sec_tag(sec_tag, writing=True)
         text = credentials.prepare_content(cred_type, content, passwd)
         command = protocol.build("%CMNG", 0, sec_tag, int(cred_type), text, passwd)
-        getattr(self._transport, "check_command", protocol.check_length)(command)
-        self.stored_note = None
+        stored.check_command(self._transport, command)
         self.command(command)
-        # the link may store the text differently (the AT shell turns line breaks into CR LF)
-        stored_text = getattr(self._transport, "stored_form", str)(text)
-        expected = protocol.sha256_hex(stored_text)
-        if stored_text != text:
-            self.stored_note = (f"sec_tag {sec_tag} type {int(cred_type)} is stored with CRLF line endings (the AT "
-                                "shell's CONFIG_AT_SHELL_UNESCAPE_LF turns each line break into CR LF); its SHA-256 "
-                                "is that of the CRLF text")
+        expected = self.stored_sha256(text)  # the AT shell stores line breaks as CR LF
+        self.stored_note = stored.stored_note(self._transport, sec_tag, int(cred_type), text)
         if not verify:
             return Credential(sec_tag, int(cred_type), expected)
         listed = self.list_credentials(sec_tag, cred_type)
         if not listed:
             raise VerificationError(f"the modem answered OK, but sec_tag {sec_tag} type {int(cred_type)} "
                                     "is not listed afterwards")
-        stored = listed[0]
-        if stored.sha256 is not None and stored.sha256 != expected:
-            explain = getattr(self._transport, "explain_stored", None)
-            reason = explain(sec_tag, int(cred_type), text, stored.sha256) if explain else None
-            if reason:
-                self.stored_note = None
-                raise VerificationError(reason)
-            raise VerificationError(
-                f"sec_tag {sec_tag} type {int(cred_type)} was stored with SHA-256 {stored.sha256}, but what "
+        found = listed[0]
+        if found.sha256 is not None and found.sha256 != expected:
+            self.stored_note = None
+            raise VerificationError(stored.explain_mismatch(self._transport, sec_tag, int(cred_type), text, found.sha256) or
+                f"sec_tag {sec_tag} type {int(cred_type)} was stored with SHA-256 {found.sha256}, but what "
                 f"was sent hashes to {expected}: the link or the firmware altered it; write it again")
-        return stored
+        return found
 
     def stored_sha256(self, text: str) -> str:
-        """The SHA-256 the modem lists after `text` (prepared content) is written over this link.
-
-        The same as the text's own hash over at_client; through the AT shell line breaks are
-        stored as CR LF, so a certificate hashes differently there.
-        """
-        return protocol.sha256_hex(getattr(self._transport, "stored_form", str)(text))
+        """The SHA-256 the modem lists for `text` written over this link (the AT shell: CRLF line endings)."""
+        return protocol.sha256_hex(stored.stored_form(self._transport, text))
 
     def delete_credential(self, sec_tag: int, cred_type: int) -> None:
         credentials.check_sec_tag(sec_tag, writing=True)

@@ -15,7 +15,7 @@ from typing import Optional, Union
 import serial
 
 from .. import protocol
-from ..errors import PortError, ValidationError
+from ..errors import CommandError, PortError, ProtocolError, ValidationError
 from ..transport import Trace, Transport, open_serial
 from . import shell_text
 from .shell import ShellLink
@@ -77,22 +77,36 @@ def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, Optional[str]]:
 
 def open_link(port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = 10.0,
               trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> Link:
-    """Open `port` with the link for `mode`; in "auto" mode, find out which one fits."""
+    """Open `port` with the link for `mode` (in "auto" mode, find out which one fits), in step with the modem."""
     check_mode(mode)
     options = dict(baudrate=baudrate, timeout=timeout, trace=trace, redact=redact, exclusive=exclusive)
-    if mode == "at":
-        return Transport(port, **options)
-    if mode == "shell":
-        return ShellLink(port, **options)
-    link = open_serial(port, baudrate, exclusive)
+    if mode != "auto":
+        return _in_step(Transport(port, **options) if mode == "at" else ShellLink(port, **options))
+    raw = open_serial(port, baudrate, exclusive)
     try:
-        found, prompt = probe(link, baudrate)
-        if found == "shell":
-            return ShellLink(port, serial_port=link, prompt=prompt, **options)
-        return Transport(port, serial_port=link, **options)
+        found, prompt = probe(raw, baudrate)
     except BaseException:
         try:
-            link.close()
+            raw.close()
         except (serial.SerialException, OSError):
             pass
+        raise
+    if found == "shell":
+        return _in_step(ShellLink(port, serial_port=raw, prompt=prompt, **options))
+    return _in_step(Transport(port, serial_port=raw, **options))
+
+
+def _in_step(link: Link) -> Link:
+    """Get in step: a first `AT` may meet leftovers in the modem's buffer and fail; the port is closed on failure."""
+    try:
+        last: Optional[Exception] = None
+        for _ in range(3):
+            response = link.command("AT")
+            if response.ok:
+                return link
+            last = CommandError("AT", response.final, response.code)
+        raise ProtocolError(f"the device on {link.port} does not answer AT with OK ({last}): "
+                            "is this the AT port, running at_client (or an application with the AT shell)?")
+    except BaseException:
+        link.close()
         raise
