@@ -384,8 +384,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     con = Console(args.json)
     try:
         return run(args, con)
-    except KeyboardInterrupt:
-        con.note("interrupted")
+    except KeyboardInterrupt as exc:
+        con.note(getattr(exc, "detail", "") or "interrupted")
         return EXIT_INTERRUPTED
     except ATError as exc:
         code = exit_code_for(exc)

@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import Optional
 
-from .device import check_name, make_modem
+from .device import check_name, make_front_end, make_modem
 from .options import OPTIONS, parse_options
 from .store import default_state_dir
 
@@ -38,7 +38,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ValueError as exc:
         print(f"nrf91-sim: error: {exc}", file=sys.stderr)
         return 2
-    server = PtyServer(modem, options.link)
+    server = PtyServer(modem, make_front_end(modem, options), options.link)
     if args.link:
         try:
             if os.path.lexists(args.link):

@@ -12,7 +12,7 @@ import urllib.parse
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_bytes
 
-from .device import make_modem
+from .device import make_front_end, make_modem
 from .link import Disconnected, Link
 from .options import parse_options
 
@@ -48,11 +48,13 @@ class Serial(SerialBase):
             self.modem = make_modem(name, options)
         except ValueError as exc:
             raise SerialException(f"could not open port {self.portstr}: {exc}") from None
-        self._sim_link = Link(self.modem, options.link)
+        self._sim_link = Link(make_front_end(self.modem, options), options.link)
         self.is_open = True
 
     def close(self) -> None:
         self.is_open = False
+        if self._sim_link is not None:
+            self._sim_link.close()  # at_host keeps a half-received command, as the firmware does
         self._sim_link = None
 
     def from_url(self, url: str) -> str:
