@@ -89,6 +89,11 @@ class Link:
             self._schedule(urcs, self._ready_at[-1] if self._ready_at else arrive)
 
     @property
+    def input_done(self) -> float:
+        """When the last byte written so far has crossed the wire (a flush waits for it)."""
+        return self._input_done
+
+    @property
     def dropped(self) -> int:
         """Input bytes the front end lost (receiver off, buffer full)."""
         return getattr(self.front_end, "dropped", 0)

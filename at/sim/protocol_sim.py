@@ -108,6 +108,16 @@ class Serial(SerialBase):
             self._cond.notify_all()
         return len(payload)
 
+    def flush(self) -> None:
+        """Wait until what was written has crossed the emulated wire, as a UART's flush does."""
+        link = self._require()
+        with self._cond:
+            while True:
+                remaining = link.input_done - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+
     def reset_input_buffer(self) -> None:
         self._require().reset_input()
 
