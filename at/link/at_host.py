@@ -28,7 +28,7 @@ Trace = Callable[[str, str], None]
 AT_HOST_BUFFER = protocol.AT_HOST_BUFFER
 FIRST_AT_WAIT = 1.2  # the first AT: "about 1 s" whatever the command timeout
 SHORT_WAIT = 0.6  # an answer that is due at once (ERROR to a lone quote, a probe)
-OPEN_EXTRA = 5.0  # opening, recovery included, takes at most the timeout plus this
+OPEN_EXTRA = 4.5  # opening, recovery included, takes at most the timeout plus this (and a last read)
 CUT_GRACE = 0.3  # after a buffer's worth of answer without a final line, wait this much more
 DEL = b"\x7f"
 
