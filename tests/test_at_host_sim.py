@@ -129,8 +129,8 @@ def test_partial_command_survives_port_close_in_process(mem_url, name):
 def test_partial_command_survives_across_processes_in_the_state_file(name):
     import subprocess
     import sys
-    code = ("import at, serial; s = serial.serial_for_url(%r, timeout=0.2); "
-            "s.write(b'AT%%CMNG=0,77,3,\"0011'); s.close()") % f"sim://{name}"
+    code = (f"import at, serial; s = serial.serial_for_url('sim://{name}', timeout=0.2); "
+            "s.write(b'AT%CMNG=0,77,3,\"0011'); s.close()")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     raw = serial.serial_for_url(f"sim://{name}", timeout=0.3)
     raw.write(b"AT\r\n")
