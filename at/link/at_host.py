@@ -74,6 +74,7 @@ class AtHostLink:
         self._splitter = protocol.LineSplitter()
         self._port = serial_port or SerialPort(port, baudrate, exclusive)
         self._dirty = False  # an answer may still be in flight: resync before the next command
+        self._owed = False  # a command went out whole and nothing of its answer came: it may still come
         self._last: str = ""
 
     # ------------------------------------------------------------ lifecycle
@@ -149,6 +150,7 @@ class AtHostLink:
         if ex.final is None:
             partial = self._splitter.pending.strip()
             self._dirty = True
+            self._owed = not (ex.lines or partial)
             self._splitter.reset()
             if (ex.lines or partial) and cut_is_error:
                 raise AnswerCutError(text, ex.received, AT_HOST_BUFFER)
@@ -211,6 +213,11 @@ class AtHostLink:
                 log.debug("ignoring %d bytes of a partial line between commands", len(pending))
             self._splitter.reset()
 
+    def _keep_if_known_urc(self, line: str) -> None:
+        """While getting in step, a prefixed line may be a stale answer: keep only known URCs."""
+        if protocol.line_prefix(line) in protocol.KNOWN_URC_PREFIXES:
+            self.urcs.append(line)
+
     def _keep_if_urc(self, line: str) -> None:
         if protocol.is_urc(line, None):
             self.urcs.append(line)
@@ -219,7 +226,7 @@ class AtHostLink:
 
     # ------------------------------------------------------------ getting in step
 
-    def _probe(self, deadline: float) -> bool:
+    def _probe(self, deadline: float) -> str:
         """One exchange whose answer a stale one cannot fake: an info line, then OK.
 
         A final line that comes without the probe's info line belongs to an older
@@ -233,6 +240,7 @@ class AtHostLink:
         self._last = probe
         self._port.write(data)
         seen = False
+        outcome = "silent"
         while time.monotonic() < deadline:
             for line in self._splitter.feed(self._port.read_some()):
                 self._trace_line("<", line)
@@ -242,23 +250,28 @@ class AtHostLink:
                 elif result is not None:
                     if seen and result[0]:
                         self._line_end()
-                        return True
+                        return "ok"
                     seen = False  # a stale answer's end
+                    outcome = "alive"
                 else:
-                    self._keep_if_urc(line)
-        return False
+                    self._keep_if_known_urc(line)
+        return outcome
 
     def _resync(self) -> None:
         """Get back in step after a timeout, a cut answer or an interruption."""
         log.debug("resynchronising with the modem on %s", self.port)
         start = time.monotonic()
         end = start + self.timeout + OPEN_EXTRA
+        wait = max(SHORT_WAIT, min(self.timeout, 2.0)) + self.wire_seconds(AT_HOST_BUFFER)
+        if self._owed:  # let a late answer come first, rather than send into a busy receiver
+            self._await_final(min(end, time.monotonic() + wait))
+            self._owed = False
         for attempt in range(3):
-            wait = max(SHORT_WAIT, min(self.timeout, 2.0)) + self.wire_seconds(AT_HOST_BUFFER)
-            if self._probe(min(end, time.monotonic() + wait)):
+            outcome = self._probe(min(end, time.monotonic() + wait))
+            if outcome == "ok":
                 self._dirty = False
                 return
-            if attempt < 2 and time.monotonic() < end:
+            if outcome == "silent" and attempt < 2 and time.monotonic() < end:
                 self._recover(end)
         raise ATTimeoutError(self._last, time.monotonic() - start)
 
@@ -306,7 +319,7 @@ class AtHostLink:
                 if line.rstrip().endswith(("OK", "ERROR")):
                     self._line_end()
                     return "answered"  # boot noise with no line end glued to the answer
-                self._keep_if_urc(line)
+                self._keep_if_known_urc(line)
         self._splitter.reset()
         return "noise" if received else "silent"
 
@@ -335,7 +348,7 @@ class AtHostLink:
                 if protocol.final_result(line) is not None:
                     self._line_end()
                     return True
-                self._keep_if_urc(line)
+                self._keep_if_known_urc(line)
         return False
 
     # ------------------------------------------------------------ Ctrl-C
@@ -350,11 +363,11 @@ class AtHostLink:
                 cleanup = DEL * (sent + 1) + (b'"' if quote_open else b"") + b"\r\n"
                 self._port.write(cleanup)
                 if sent >= len(data) - 1:  # the terminator went out: the command may be running
-                    self._await_final(time.monotonic() + min(budget, self.timeout))
+                    self._owed = not self._await_final(time.monotonic() + min(budget, self.timeout))
                 elif quote_open:  # the lone `"` answers ERROR
                     self._await_final(time.monotonic() + SHORT_WAIT + self.wire_seconds(len(cleanup)))
             else:
-                self._await_final(time.monotonic() + min(budget, self.timeout))
+                self._owed = not self._await_final(time.monotonic() + min(budget, self.timeout))
         except PortError as exc:
             log.debug("could not clean up after the interruption: %s", exc)
         self._splitter.reset()
