@@ -281,7 +281,7 @@ class AtHostLink:
         end = start + self.timeout + OPEN_EXTRA
         self._drain()
         clean = True
-        recovered = False
+        recovered = 0
         for _ in range(4):
             wait = min(FIRST_AT_WAIT, self.timeout) + self.wire_seconds(8)
             outcome = self._try_at(min(end, time.monotonic() + wait))
@@ -292,9 +292,9 @@ class AtHostLink:
                 self._resync()
                 return
             clean = False
-            if outcome == "silent" and not recovered:
+            if outcome == "silent" and recovered < 2:
                 self._recover(end)
-                recovered = True
+                recovered += 1
             if time.monotonic() >= end:
                 break
         self._dirty = True
@@ -338,17 +338,20 @@ class AtHostLink:
             self._trace_line(">", '"')
             self._port.write(b'"\r\n')
             wait = SHORT_WAIT + self.wire_seconds(AT_HOST_BUFFER + 16)
-            if self._await_final(min(end, time.monotonic() + wait)):
+            if self._await_final(min(end, time.monotonic() + wait), errors_only=True):
                 return
 
-    def _await_final(self, deadline: float) -> bool:
+    def _await_final(self, deadline: float, errors_only: bool = False) -> bool:
+        """Read up to a final line (with `errors_only`, an error: a late OK is someone else's)."""
         while time.monotonic() < deadline:
             for line in self._splitter.feed(self._port.read_some()):
                 self._trace_line("<", line)
-                if protocol.final_result(line) is not None:
+                result = protocol.final_result(line)
+                if result is not None and not (errors_only and result[0]):
                     self._line_end()
                     return True
-                self._keep_if_known_urc(line)
+                if result is None:
+                    self._keep_if_known_urc(line)
         return False
 
     # ------------------------------------------------------------ Ctrl-C
