@@ -1,6 +1,7 @@
 """The at_host link against the strict simulator: framing, recovery, resync, Ctrl-C, budgets, redaction."""
 import os
 import time
+import urllib.parse
 
 import pytest
 
@@ -241,3 +242,62 @@ def test_open_link_is_the_interface_soc_uses(mem_url):
     finally:
         link.close()
     assert not link.is_open
+
+
+# ---------------------------------------------------------------- the same rules over sim:// and a real pty
+
+@pytest.fixture(params=["sim", "pty"])
+def kit(request, name, pty_sim):
+    """Open a simulated kit with options, over sim:// (file state) or an `nrf91-sim` pty."""
+    def start(**options):
+        if request.param == "sim":
+            query = urllib.parse.urlencode(options)
+            return f"sim://{name}" + (f"?{query}" if query else "")
+        args = [item for k, v in options.items() for item in (f"--{k.replace('_', '-')}", str(v))]
+        return pty_sim(*args).path
+    return start
+
+
+def test_limit_and_refusals_on_both(kit):
+    with at.SoC(kit(), timeout=5) as soc:
+        content = "b" * (4094 - len(PREFIX) - 1)
+        assert soc.write_credential(6, 4, content).sha256 == protocol.sha256_hex(content)
+        with pytest.raises(at.ValidationError, match="CONFIG_AT_HOST_CMD_MAX_LEN"):
+            soc.write_credential(6, 4, content + "b")
+        with pytest.raises(at.ValidationError, match="quote"):
+            soc.response('AT+CGMR"')
+        with pytest.raises(AnswerCutError):  # reading it back would need more than at_host's buffer
+            soc.read_credential(6, 4)
+        assert [c.sha256 for c in soc.list_credentials(6)] == [protocol.sha256_hex(content)]
+
+
+def test_cut_answer_and_failed_call_on_both(kit, name):
+    with at.SoC(kit(fail="AT+CGMR"), timeout=1) as soc:
+        soc.write_credential(8, 4, "c" * 4060)
+        with pytest.raises(AnswerCutError, match="4096-byte buffer"):
+            soc.read_credential(8, 4)
+        with pytest.raises(AnswerCutError):
+            soc.get_firmware_version()
+        assert soc.get_model() == "nRF9151-LACA"
+
+
+def test_dirty_boot_and_echo_on_both(kit):
+    psk = "00112233445566778899aabbccddeeff"
+    trace = []
+    started = time.monotonic()
+    with at.SoC(kit(dirty_boot=1, echo=1), timeout=5, trace=lambda d, t: trace.append(t)) as soc:
+        assert time.monotonic() - started < 3
+        soc.write_credential(9, 3, psk)
+        assert soc.get_model() == "nRF9151-LACA"
+    assert trace and all(psk[:8] not in t for t in trace)
+
+
+def test_timeout_then_resync_on_both(kit):
+    with at.SoC(kit(latency=0.4), timeout=5) as soc:
+        soc._link.timeout = 0.01
+        soc._link.baudrate = 10_000_000  # no wire time in the budget: the answer comes after it
+        with pytest.raises(at.ATTimeoutError):
+            soc.write_credential(10, 4, "late")
+        soc._link.timeout = 5
+        assert [c.sec_tag for c in soc.list_credentials(10)] == [10]
+        assert soc.get_model() == "nRF9151-LACA"
