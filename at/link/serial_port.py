@@ -83,15 +83,16 @@ class SerialPort:
             raise PortError(f"{self.port} went away ({exc}): check the cable") from None
 
     def write(self, data: bytes, progress: list | None = None) -> None:
-        """Write in chunks; `progress[0]` counts the bytes handed over so far."""
+        """Write in chunks; `progress[0]` counts the bytes that may have gone out (an upper bound:
+        a chunk counts before its write, so Ctrl-C in the middle of one never under-counts)."""
         link = self._require()
         try:
             for start in range(0, len(data), WRITE_CHUNK):
                 chunk = data[start:start + WRITE_CHUNK]
-                link.write(chunk)
-                link.flush()
                 if progress is not None:
                     progress[0] += len(chunk)
+                link.write(chunk)
+                link.flush()
         except SERIAL_ERRORS as exc:
             raise PortError(f"cannot write to {self.port} ({exc}): check the cable and that "
                             "no other program opened the port") from None
