@@ -22,18 +22,21 @@ FIRST_AT_WAIT = 1.2  # the first AT: "about 1 s" whatever the command timeout
 SHORT_WAIT = 0.6  # an answer that is due at once (ERROR to a lone quote, a probe)
 OPEN_EXTRA = 4.5  # opening, recovery included, takes at most the timeout plus this (and a last read)
 DEL = b"\x7f"
+PROBES = ("AT+CMEE?", "AT+CFUN?")  # each answers an info line of its own, then OK
 
 
 class InStep:
     """Mixed into `AtHostLink`: uses its port, splitter, trace and `_line_end`/`_keep_if_*`."""
 
-    def _probe(self, deadline: float) -> str:
+    def _probe(self, deadline: float, attempt: int = 0) -> str:
         """One exchange whose answer a stale one cannot fake: an info line, then OK.
 
         A final line that comes without the probe's info line belongs to an older
         command (its answer was late): it is skipped and the wait goes on.
         """
-        probe = "AT+CFUN?" if "CMEE" in self._last.upper() else "AT+CMEE?"
+        # never the command whose answer may be late; another one on each attempt, in case one is unsupported
+        probes = [p for p in PROBES if p[2:-1] not in self._last.upper()]
+        probe = probes[attempt % len(probes)]
         prefix = probe[2:-1]
         data = protocol.encode_command(probe)
         self._drain()
@@ -68,7 +71,7 @@ class InStep:
             self._await_final(min(end, time.monotonic() + wait))
             self._owed = False
         for attempt in range(3):
-            outcome = self._probe(min(end, time.monotonic() + wait))
+            outcome = self._probe(min(end, time.monotonic() + wait), attempt)
             if outcome == "ok":
                 self._dirty = False
                 return
