@@ -181,6 +181,7 @@ def split_lines(data: bytes) -> list[str]:
 # ---------------------------------------------------------------- classifying
 
 _FINAL_ERROR = re.compile(r"^\+(CME|CMS) ERROR: ?(\d+)\s*$")
+_FINAL_ERROR_TEXT = re.compile(r"^\+(CME|CMS) ERROR(:.*)?$", re.S)
 _MAX_CODE_DIGITS = 10  # no real code is longer; a longer number is noise, kept as "no code"
 
 
@@ -198,6 +199,8 @@ def final_result(line: str) -> Optional[tuple[bool, Optional[int]]]:
     if match:
         digits = match.group(2)
         return False, int(digits) if len(digits) <= _MAX_CODE_DIGITS else None
+    if _FINAL_ERROR_TEXT.match(text):  # a verbose or garbled error is still the end of the answer
+        return False, None
     return None
 
 

@@ -95,3 +95,19 @@ def test_any_answer_raises_nothing_but_at_errors(answers, call):
         pass
     finally:
         soc._link.close()
+
+
+def test_error_finals_with_odd_codes_end_the_answer_and_explain():
+    from at import protocol
+    assert protocol.final_result("+CME ERROR: " + "9" * 5000) == (False, None)
+    assert protocol.final_result("+CME ERROR: not found") == (False, None)
+    soc = soc_over([b"+CME ERROR: " + b"7" * 5000 + b"\r\n"])
+    try:
+        try:
+            soc.get_functional_mode()
+        except at.CommandError as exc:
+            assert exc.code is None and len(str(exc)) < 200
+        else:
+            raise AssertionError("a +CME ERROR must raise")
+    finally:
+        soc._link.close()
