@@ -44,7 +44,8 @@ class CommandError(ATError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        return f"{_short(self.command)} failed: {self.final}"
+        final = self.final if len(self.final) <= 80 else self.final[:80] + "..."
+        return f"{_short(self.command)} failed: {final}"
 
 
 class CMEError(CommandError):
