@@ -116,3 +116,27 @@ def test_verbose_trace_on_an_echoing_kit_never_shows_the_psk(name):
     assert "AT%CMNG=0,9,3" in proc.stderr  # the trace is there, in both directions
     assert psk not in proc.stderr + proc.stdout and psk[:8] not in proc.stderr + proc.stdout
     assert stored(name)[(9, 3)] == psk
+
+
+def test_sigint_when_cfun_cannot_be_restored_says_so_in_one_line(pty_sim, tmp_path):
+    sim = pty_sim("--latency", "0.5")
+    with at.SoC(sim.path, timeout=5) as soc:
+        soc.set_functional_mode(1)
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(_pem_certificates("y")[0])
+    proc = subprocess.Popen([script("cmng"), "write", sim.path, "--sec_tag", "77", "--cred_type", "0",
+                             "--content_path", str(ca_file), "--timeout", "1", "-v"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("> AT%CMNG=0,77"):
+            break
+    sim.proc.send_signal(signal.SIGSTOP)  # the kit hangs: nothing answers any more
+    try:
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        sim.proc.send_signal(signal.SIGCONT)
+    assert proc.returncode == 130, rest
+    told = [line for line in rest.splitlines() if line.startswith("cmng:")]
+    assert len(told) == 1 and "CFUN=1" in told[0] and "failed" in told[0], rest
+    assert "Traceback" not in rest
