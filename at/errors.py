@@ -44,7 +44,8 @@ class CommandError(ATError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        return f"{_short(self.command)} failed: {self.final}"
+        final = self.final if len(self.final) <= 80 else self.final[:80] + "..."
+        return f"{_short(self.command)} failed: {final}"
 
 
 class CMEError(CommandError):
@@ -68,6 +69,28 @@ class ATTimeoutError(ATError, TimeoutError):
             f"no answer to {_short(command)} within {seconds:.1f} s: is at_client (or another firmware "
             "with CONFIG_AT_HOST_LIBRARY) running, and is this the kit's AT port?"
         )
+
+
+class AnswerCutError(ATTimeoutError):
+    """An answer stopped without its final line: at_host's buffer cut it, or its command failed."""
+
+    def __init__(self, command: str, received: int, buffer: int) -> None:
+        self.command = command
+        self.seconds = 0.0
+        self.received = received
+        ATError.__init__(
+            self,
+            f"the answer to {_short(command)} stopped after {received} bytes without a final line: at_host "
+            f"cuts answers longer than its {buffer}-byte buffer (CONFIG_AT_HOST_CMD_MAX_LEN), and prints no "
+            "final line when the modem library fails the command; nothing of it was used")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, after cleaning up; `detail` says what could not be restored (one line), if anything."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 class PortError(ATError):

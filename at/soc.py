@@ -2,20 +2,19 @@
 
 Typed results (`Credential`), errors that say what to do (`CMEError` with the
 meaning and advice for its code), and the rules of %CMNG enforced before a byte
-is sent. Below it sits one `Transport`; above it, the CLI or a user's script.
+is sent. Below it sits one link (`at.link.open_link`); above it, the CLI or a user's script.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from typing import TYPE_CHECKING, Iterator, NamedTuple, Optional, Union
 
 from . import credentials, protocol
 from .credentials import CredType
-from .errors import ATError, CMEError, CommandError, ProtocolError, ValidationError, VerificationError
-from .link import stored
-from .link.detect import open_link
-from .transport import Response, Trace
+from .errors import ATError, CMEError, CommandError, Interrupted, ProtocolError, ValidationError, VerificationError
+from .link import Response, Trace, open_link, stored
 
 if TYPE_CHECKING:
     from .attest import Attestation
@@ -54,23 +53,24 @@ class Credential(NamedTuple):
 class SoC:
     """An nRF91 reached over a serial port (a path, a COM port, or any pyserial URL).
 
-    Opening syncs with the modem (a stray half-command is flushed) and turns on
-    numeric errors (AT+CMEE=1); closing restores the CMEE setting it found. `mode`: "at"
-    (at_client), "shell" (an application's Zephyr shell with `at`) or "auto"; `soc.mode` says which.
+    Opening gets in step with the modem (a half-sent command left in at_host's buffer
+    by a killed run is emptied, never committed) and turns on numeric errors
+    (AT+CMEE=1); closing restores the CMEE setting it found. `mode`: "at" (at_client),
+    "shell" (an application's Zephyr shell with `at`) or "auto"; `soc.mode` says which.
     """
 
     def __init__(self, port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT,
                  trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> None:
         self.port = port
-        self._transport = open_link(port, mode=mode, baudrate=baudrate, timeout=timeout, trace=trace,
-                                    redact=redact, exclusive=exclusive)
-        self.mode: str = self._transport.mode
+        self._link = open_link(port, mode=mode, baudrate=baudrate, timeout=timeout, trace=trace,
+                               redact=redact, exclusive=exclusive)
+        self.mode: str = self._link.mode
         self.stored_note: Optional[str] = None  # set by a write whose stored text differs from the content
         self._cmee_before: Optional[int] = None
         try:
             self._enable_error_codes()
         except BaseException:
-            self._transport.close()
+            self._link.close()
             raise
 
     # ------------------------------------------------------------ lifecycle
@@ -83,20 +83,21 @@ class SoC:
 
     def close(self) -> None:
         """Restore AT+CMEE as it was and close the port. Safe to call twice."""
-        if not self._transport.is_open:
+        if not self._link.is_open:
             return
         try:
             if self._cmee_before is not None and self._cmee_before != 1:
-                self._transport.command(f"AT+CMEE={self._cmee_before}", timeout=2.0)
+                self._link.command(f"AT+CMEE={self._cmee_before}", timeout=2.0)
         except ATError as exc:
             log.debug("could not restore AT+CMEE: %s", exc)
         finally:
-            self._transport.close()
+            self._link.close()
 
     def _enable_error_codes(self) -> None:
         try:
             lines = self.command("AT+CMEE?")
-            self._cmee_before = int(protocol.info_params(self._expect_line(lines, "+CMEE", "AT+CMEE?"), "+CMEE")[0])
+            value = protocol.info_params(self._expect_line(lines, "+CMEE", "AT+CMEE?"), "+CMEE")[0]
+            self._cmee_before = value if value in (0, 1) else 0
         except (ATError, ValueError, IndexError, TypeError) as exc:
             log.debug("AT+CMEE? not understood (%s); assuming 0", exc)
             self._cmee_before = 0
@@ -108,14 +109,14 @@ class SoC:
     @property
     def urcs(self) -> list[str]:
         """Unsolicited result codes received so far, oldest first (also those since the last command)."""
-        return self._transport.poll_urcs()
+        return self._link.poll_urcs()
 
     def clear_urcs(self) -> None:
-        self._transport.urcs.clear()
+        self._link.urcs.clear()
 
     def response(self, text: str, *, timeout: Optional[float] = None) -> Response:
         """Send any AT command and return its `Response` without raising on ERROR."""
-        return self._transport.command(text.strip(), timeout=timeout)
+        return self._link.command(text.strip(), timeout=timeout)
 
     def command(self, text: str, *, timeout: Optional[float] = None) -> list[str]:
         """Send any AT command; return its information lines, or raise `CMEError`/`CommandError`."""
@@ -149,20 +150,43 @@ class SoC:
     # ------------------------------------------------------------ identity
 
     def get_imei(self) -> str:
-        """The IMEI (AT+CGSN=1), checked: 15 digits with a valid Luhn check digit."""
-        imei = str(self._single_param("AT+CGSN=1", "+CGSN"))
-        if not protocol.is_valid_imei(imei):
-            raise ProtocolError(f"the modem reported {imei!r}, which is not a valid IMEI")
-        return imei
+        """The IMEI (AT+CGSN=1), checked: 15 digits with a valid Luhn check digit.
+
+        Only a `+CGSN: "<IMEI>"` line counts; banner or noise lines around it are ignored.
+        """
+        lines = self.command("AT+CGSN=1")
+        seen = []
+        for line in lines:
+            match = re.fullmatch(r'\s*\+CGSN:\s*"?(\d{15})"?\s*', line, re.I)
+            if match and protocol.is_valid_imei(match.group(1)):
+                return match.group(1)
+            if line.upper().startswith("+CGSN"):
+                seen.append(line.strip()[:40])
+        if seen:
+            raise ProtocolError(f"the modem reported {seen[0]!r}, which is not a valid IMEI")
+        raise ProtocolError("AT+CGSN=1 answered without a +CGSN line holding an IMEI")
+
+    def _bare_value(self, command: str, form: str) -> str:
+        """The one line of `command`'s answer that has the expected form, never a banner."""
+        lines = [line.strip() for line in self.command(command)]
+        for line in lines:
+            if re.fullmatch(form, line):
+                return line
+        tokens = [line for line in lines if re.fullmatch(r"[\x21-\x7e]{1,64}", line) and line != "Ready"]
+        if tokens:
+            return tokens[-1]
+        raise ProtocolError(f"{command} answered without a value: {[line[:40] for line in lines]!r}")
 
     def get_manufacturer_id(self) -> str:
-        return self._expect_line(self.command("AT+CGMI"), None, "AT+CGMI").strip()
+        return self._bare_value("AT+CGMI", r"Nordic Semiconductor.*")
 
     def get_model(self) -> str:
-        return self._expect_line(self.command("AT+CGMM"), None, "AT+CGMM").strip()
+        """E.g. `nRF9151-LACA`."""
+        return self._bare_value("AT+CGMM", r"nRF91\w*(-\w+)?")
 
     def get_firmware_version(self) -> str:
-        return self._expect_line(self.command("AT+CGMR"), None, "AT+CGMR").strip()
+        """E.g. `mfw_nrf91x1_2.0.2`."""
+        return self._bare_value("AT+CGMR", r"mfw[\w.+-]*")
 
     def get_functional_mode(self) -> int:
         mode = self._single_param("AT+CFUN?", "+CFUN")
@@ -185,11 +209,29 @@ class SoC:
         if before in CFUN_INACTIVE_MODES:
             yield before
             return
-        self.set_functional_mode(mode)
+        try:
+            self.set_functional_mode(mode)
+        except KeyboardInterrupt:
+            self._restore_after_interrupt(before, mode)
+            raise
         try:
             yield before
-        finally:
+        except KeyboardInterrupt:
+            self._restore_after_interrupt(before, mode)
+            raise
+        except BaseException:
             self.set_functional_mode(before)
+            raise
+        self.set_functional_mode(before)
+
+    def _restore_after_interrupt(self, before: int, mode: int) -> None:
+        """Ctrl-C inside `offline()`: put CFUN back, or raise `Interrupted` saying it could not."""
+        try:
+            self.set_functional_mode(before)
+        except (ATError, KeyboardInterrupt) as exc:
+            reason = "interrupted again" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            raise Interrupted(f"interrupted: the modem may still be offline (CFUN={mode}); restoring CFUN={before} "
+                              f"failed ({reason}): run 'AT+CFUN={before}' or reset the kit") from None
 
     # ------------------------------------------------------------ credentials
 
@@ -252,10 +294,10 @@ class SoC:
         credentials.check_sec_tag(sec_tag, writing=True)
         text = credentials.prepare_content(cred_type, content, passwd)
         command = protocol.build("%CMNG", 0, sec_tag, int(cred_type), text, passwd)
-        stored.check_command(self._transport, command)
+        stored.check_command(self._link, command)
         self.command(command)
         expected = self.stored_sha256(text)  # the AT shell stores line breaks as CR LF
-        self.stored_note = stored.stored_note(self._transport, sec_tag, int(cred_type), text)
+        self.stored_note = stored.stored_note(self._link, sec_tag, int(cred_type), text)
         if not verify:
             return Credential(sec_tag, int(cred_type), expected)
         listed = self.list_credentials(sec_tag, cred_type)
@@ -265,14 +307,14 @@ class SoC:
         found = listed[0]
         if found.sha256 is not None and found.sha256 != expected:
             self.stored_note = None
-            raise VerificationError(stored.explain_mismatch(self._transport, sec_tag, int(cred_type), text, found.sha256) or
+            raise VerificationError(stored.explain_mismatch(self._link, sec_tag, int(cred_type), text, found.sha256) or
                 f"sec_tag {sec_tag} type {int(cred_type)} was stored with SHA-256 {found.sha256}, but what "
                 f"was sent hashes to {expected}: the link or the firmware altered it; write it again")
         return found
 
     def stored_sha256(self, text: str) -> str:
         """The SHA-256 the modem lists for `text` written over this link (the AT shell: CRLF line endings)."""
-        return protocol.sha256_hex(stored.stored_form(self._transport, text))
+        return protocol.sha256_hex(stored.stored_form(self._link, text))
 
     def delete_credential(self, sec_tag: int, cred_type: int) -> None:
         credentials.check_sec_tag(sec_tag, writing=True)

@@ -1,11 +1,11 @@
 """Which firmware answers on a port: at_client (at_host) or an application's AT shell.
 
-`open_link(port, mode="auto")` opens the port once and sends plain `AT` first. A kit
+`open_link(port, mode="auto")` (`open_detected` here) opens the port once and sends plain `AT` first. A kit
 that answers it with a result line is at_client: it gets no shell bytes at all, and
 the open port goes to the at_host link. A Zephyr shell echoes `AT`, prints
 `AT: command not found` and its prompt, which is learnt here and handed to the shell
 link together with the open port. Silence means at_client (perhaps stuck inside a
-quote, which the at_host link knows how to recover from).
+quote, which the at_host link recovers from in `open_sync`).
 """
 from __future__ import annotations
 
@@ -15,17 +15,19 @@ from typing import Optional, Union
 import serial
 
 from .. import protocol
-from ..errors import CommandError, PortError, ProtocolError, ValidationError
-from ..transport import Trace, Transport, open_serial
+from ..errors import PortError, ProtocolError, ValidationError
 from . import shell_text
+from .at_host import AtHostLink, Trace
+from .serial_port import SerialPort
 from .shell import ShellLink
 
 MODES = ("auto", "at", "shell")
 PROBE = b"AT\r\n"
-PROBE_SECONDS = 0.5  # at_client answers AT in milliseconds; a shell echoes at once
+PROBE_SECONDS = 0.25  # silence this long: at_client (it answers AT in milliseconds; a shell echoes at once)
+ANSWER_SECONDS = 0.5  # once bytes came: time allowed for a result line or a shell's prompt
 SHELL_SECONDS = 2.0  # once a shell showed itself: time allowed for its prompt
 
-Link = Union[Transport, ShellLink]
+Link = Union[AtHostLink, ShellLink]
 
 
 def check_mode(mode: str) -> str:
@@ -59,6 +61,7 @@ def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, Optional[str]]:
         now = time.monotonic()
         if data:
             quiet_since = now
+            deadline = max(deadline, start + ANSWER_SECONDS)
             reader.feed(data)
             for line in reader.lines:
                 echoed = True
@@ -75,38 +78,45 @@ def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, Optional[str]]:
     return ("shell", None) if shell else ("at", None)
 
 
-def open_link(port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = 10.0,
-              trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> Link:
-    """Open `port` with the link for `mode` (in "auto" mode, find out which one fits), in step with the modem."""
+def open_detected(port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = 10.0,
+                  trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True,
+                  sync: bool = True) -> Link:
+    """`at.link.open_link`: the link for `mode` (in "auto" mode, the one that fits), in step with the modem."""
     check_mode(mode)
     options = dict(baudrate=baudrate, timeout=timeout, trace=trace, redact=redact, exclusive=exclusive)
-    if mode != "auto":
-        return _in_step(Transport(port, **options) if mode == "at" else ShellLink(port, **options))
-    raw = open_serial(port, baudrate, exclusive)
+    if mode == "shell":
+        return _shell_in_step(ShellLink(port, **options))
+    serial_port = SerialPort(port, baudrate, exclusive)
+    opened = time.monotonic()
     try:
-        found, prompt = probe(raw, baudrate)
+        found, prompt = probe(serial_port.raw, baudrate) if mode == "auto" else ("at", None)
     except BaseException:
-        try:
-            raw.close()
-        except (serial.SerialException, OSError):
-            pass
+        serial_port.close()
         raise
     if found == "shell":
-        return _in_step(ShellLink(port, serial_port=raw, prompt=prompt, **options))
-    return _in_step(Transport(port, serial_port=raw, **options))
+        return _shell_in_step(ShellLink(port, serial_port=serial_port, prompt=prompt, **options))
+    link = AtHostLink(port, serial_port=serial_port, **options)
+    link.mode = "at"  # type: ignore[attr-defined]
+    if sync:
+        link.timeout = max(0.1, timeout - (time.monotonic() - opened))  # the probe's wait counts toward open
+        try:
+            link.open_sync()
+        except BaseException:
+            link.close()
+            raise
+        finally:
+            link.timeout = timeout
+    return link
 
 
-def _in_step(link: Link) -> Link:
-    """Get in step: a first `AT` may meet leftovers in the modem's buffer and fail; the port is closed on failure."""
+def _shell_in_step(link: ShellLink) -> ShellLink:
+    """`AT` through the shell's `at` command must answer OK (else: no AT shell); the port is closed on failure."""
     try:
-        last: Optional[Exception] = None
-        for _ in range(3):
-            response = link.command("AT")
-            if response.ok:
-                return link
-            last = CommandError("AT", response.final, response.code)
-        raise ProtocolError(f"the device on {link.port} does not answer AT with OK ({last}): "
-                            "is this the AT port, running at_client (or an application with the AT shell)?")
+        response = link.command("AT")
+        if not response.ok:
+            raise ProtocolError(f"the shell on {link.port} answers `at AT` with {response.final}: "
+                                "is the modem library running in this application?")
+        return link
     except BaseException:
         link.close()
         raise

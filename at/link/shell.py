@@ -13,20 +13,18 @@ import logging
 import time
 from typing import Optional
 
-import serial
-
 from .. import protocol
-from ..errors import ATTimeoutError, PortError, ProtocolError, ValidationError
-from ..transport import Response, Trace, open_serial
+from ..errors import ATTimeoutError, ProtocolError, ValidationError
 from . import shell_text
+from .at_host import Response, Trace
+from .serial_port import SerialPort
 from .shell_text import ShellReader
 
 log = logging.getLogger(__name__)
 
-WRITE_CHUNK = 64  # J-Link OB drops bytes of long host writes: write in chunks
 RESPONSE_BUDGET = 2 * 4096  # bytes to allow for echo and output when sizing a deadline
-_POLL = 0.1
 _QUIET = 0.15  # silence after which an unknown prompt is taken as the prompt
+FIRST_ECHO = 1.0  # a shell answers Enter at once: silence this long means no shell
 
 
 class ShellTimeoutError(ATTimeoutError):
@@ -47,7 +45,7 @@ class ShellLink:
 
     def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = 10.0,
                  trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True,
-                 serial_port: Optional[serial.SerialBase] = None, prompt: Optional[str] = None) -> None:
+                 serial_port: Optional[SerialPort] = None, prompt: Optional[str] = None) -> None:
         self.port = port
         self.baudrate = baudrate
         self.timeout = timeout
@@ -58,7 +56,7 @@ class ShellLink:
         self._reader = ShellReader(prompt)
         self._reader.partial = prompt or ""  # a prompt handed over by detection was just seen
         self._dirty = prompt is None
-        self._link: Optional[serial.SerialBase] = serial_port or open_serial(port, baudrate, exclusive)
+        self._port = serial_port or SerialPort(port, baudrate, exclusive)
         try:
             self._drain()
             if self._dirty or self._reader.visible != prompt:
@@ -74,16 +72,15 @@ class ShellLink:
     # ------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        if self._link is not None:
-            try:
-                self._link.close()
-            except (serial.SerialException, OSError):
-                pass
-            self._link = None
+        self._port.close()
 
     @property
     def is_open(self) -> bool:
-        return self._link is not None
+        return self._port.is_open
+
+    @property
+    def serial(self) -> SerialPort:
+        return self._port
 
     def __enter__(self) -> ShellLink:
         return self
@@ -93,31 +90,12 @@ class ShellLink:
 
     # ------------------------------------------------------------ I/O
 
-    def _require_link(self) -> serial.SerialBase:
-        if self._link is None:
-            raise PortError(f"{self.port} is closed")
-        return self._link
-
     def _read_some(self, wait: bool = True) -> bytes:
-        link = self._require_link()
-        try:
-            waiting = link.in_waiting
-            if not waiting and not wait:
-                return b""
-            return link.read(max(1, waiting))
-        except (serial.SerialException, OSError) as exc:
-            raise PortError(f"{self.port} went away during a command ({exc}): check the cable and that "
-                            "no other program opened the port") from None
+        """What has arrived; with `wait`, block briefly for at least one byte."""
+        return self._port.read_some() if wait else self._port.read_waiting()
 
     def _write(self, data: bytes) -> None:
-        link = self._require_link()
-        try:
-            for start in range(0, len(data), WRITE_CHUNK):
-                link.write(data[start:start + WRITE_CHUNK])
-                link.flush()
-        except (serial.SerialException, OSError) as exc:
-            raise PortError(f"cannot write to {self.port} ({exc}): check the cable and that "
-                            "no other program opened the port") from None
+        self._port.write(data)
 
     def wire_seconds(self, nbytes: int) -> float:
         """Time to move `nbytes` at the configured baud rate (10 bits per byte, 8N1)."""
@@ -156,19 +134,22 @@ class ShellLink:
         prompt-like line end after a moment of silence.
         """
         self._write(shell_text.CLEAR_LINE + b"\r")
-        deadline = time.monotonic() + timeout
-        quiet_since = time.monotonic()
+        start = quiet_since = time.monotonic()
+        deadline = start + timeout
+        heard = False
         self._reader.keep_all = True
         while True:
             data = self._read_some(wait=False)
             now = time.monotonic()
             if data:
                 self._reader.feed(data)
-                quiet_since = now
-            if self._reader.prompt is None and any(protocol.final_result(line) for line in self._reader.lines):
-                self._reader.lines.clear()
-                raise ProtocolError(f"the device on {self.port} answers like at_client (a result line for a "
-                                    "Ctrl-U), not like a Zephyr shell: open it in mode 'at' or 'auto'")
+                quiet_since, heard = now, True
+            at_host = any(protocol.final_result(line) for line in self._reader.lines)
+            if self._reader.prompt is None and (at_host or (not heard and now - start >= FIRST_ECHO)):
+                self._reader.lines.clear()  # a shell answers Enter at once with a new prompt line
+                raise ProtocolError(f"the device on {self.port} does not answer like a Zephyr shell "
+                                    f"({'a result line' if at_host else 'silence'} for Ctrl-U and Enter; at_client "
+                                    "answers so): open it in mode 'at' or 'auto'")
             partial = self._reader.visible
             if self._reader.prompt is None:
                 if partial in shell_text.KNOWN_PROMPTS or (

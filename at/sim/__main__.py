@@ -18,7 +18,7 @@ from .store import default_state_dir
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nrf91-sim",
-        description="Serve a simulated nRF91 (at_client firmware, or a Zephyr shell with --app shell) on a pseudo-terminal.",
+        description="Serve a simulated nRF91 (at_client firmware) on a pseudo-terminal.",
         epilog=f"State is kept in {default_state_dir()} (set NRF91_SIM_STATE_DIR or --state to change).")
     parser.add_argument("name", help="device name: the same name is the same simulated kit (e.g. demo)")
     for name, (_, _, _, text) in OPTIONS.items():
@@ -51,7 +51,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except OSError as exc:
         return _fail(f"cannot keep the device state: {exc.strerror or exc} ({exc.filename or ''})")
     try:
-        server = PtyServer(make_front_end(modem, options), options.link)
+        server = PtyServer(modem, make_front_end(modem, options), options.link)
     except (ImportError, OSError, AttributeError) as exc:  # no tty module or os.openpty (Windows)
         return _fail(f"this system cannot open a pseudo-terminal ({exc}); use sim://{args.name} from cmng "
                      "or Python instead")

@@ -1,8 +1,9 @@
-"""A simulated nRF91 modem behind Nordic's at_host library: bytes in, bytes out.
+"""A simulated nRF91 modem: one command text in, the lines it answers out (`Modem.execute`).
 
 Pure state machine: no clocks, no threads, no files of its own (the credential
-store is handed in). Timing, fragmentation and disconnects are the link's job
-(`at.sim.link`). Behaviour follows ../shared/spec/nrf91-wire.md.
+store is handed in). Framing bytes into commands is the front end's job
+(`at.sim.at_host`), timing and faults the link's (`at.sim.link`). Behaviour follows
+../shared/spec/nrf91-wire.md.
 """
 from __future__ import annotations
 
@@ -81,31 +82,6 @@ class Modem:
         self.cmee = self.options.cmee
         self.imei = imei_for(name)
         self.commands: list[str] = []  # every command executed, for tests that check what the modem saw
-        self._buf = bytearray()
-        self._in_quote = False
-
-    # ------------------------------------------------------------ input
-
-    def receive(self, data: bytes) -> bytes:
-        """Process bytes from the host; return the bytes the modem sends back."""
-        out = bytearray()
-        for byte in data:
-            if byte in (0x08, 0x7F):  # backspace/DEL edit the buffer, even inside quotes
-                if self._buf:
-                    if self._buf.pop() == 0x22:
-                        self._in_quote = not self._in_quote
-                continue
-            if byte in (0x0D, 0x0A, 0x00) and not self._in_quote:
-                if self._buf:
-                    lines = self.execute(bytes(self._buf).decode("utf-8", errors="replace"))
-                    out += "".join(line + "\r\n" for line in lines).encode("utf-8")
-                    self._buf.clear()
-                continue
-            if byte == 0x22:
-                self._in_quote = not self._in_quote
-            if len(self._buf) < protocol.MAX_COMMAND_LEN:  # at_host cuts longer input silently
-                self._buf.append(byte)
-        return bytes(out)
 
     def execute(self, text: str) -> list[str]:
         """Run one command as `nrf_modem_at_cmd` would; return the lines the modem answers.

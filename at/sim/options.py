@@ -3,6 +3,7 @@
     sim://NAME?fw=nrf9160&baud=115200&latency=0.02&urcs=1&echo=1&cmee=1&banner=1
               &disconnect_after=500&fragment=7&zero_sha=1&state=memory|DIR
               &mfw=mfw_nrf9160_1.2.3&legacy_csr=1&crlf527=1&keygen_fail=1&bad_digest=1
+              &term=cr|lf|crlf|nul&dirty_boot=1&fail=AT%CMNG
               &app=at_client|shell&prompt=uart|mosh&shell_buf=256&unescape_lf=0&colour=1&logs=1
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from .at_host import TERMINATIONS
 from .firmware import parse_mfw
 from .link import LinkOptions
 from .modem import FLAVOURS, ModemOptions
@@ -41,6 +43,21 @@ def _cmee(text: str) -> int:
     if text not in ("0", "1"):
         raise ValueError("expected 0 or 1")
     return int(text)
+
+
+def _termination(text: str) -> str:
+    if text.lower() not in TERMINATIONS:
+        raise ValueError(f"expected one of {', '.join(TERMINATIONS)}")
+    return text.lower()
+
+
+@dataclass
+class FrontEndOptions:
+    """How at_host frames commands (Kconfig choices) and its faults."""
+
+    termination: str = "cr"  # CONFIG_AT_HOST_TERMINATION: cr (default), lf, crlf, nul
+    dirty_boot: bool = False  # boot noise with no line end before the first answer
+    fail: Optional[str] = None  # commands starting with this make nrf_modem_at_cmd fail: no final line
 
 
 def _positive_int(text: str) -> int:
@@ -94,6 +111,9 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
     "banner": (_flag, "link", "banner", "the boot banner waits when the port opens"),
     "disconnect_after": (_positive_int, "link", "disconnect_after", "vanish after sending this many bytes"),
     "fragment": (_positive_int, "link", "fragment", "deliver at most this many bytes per read"),
+    "term": (_termination, "front_end", "termination", "at_host termination: cr (default), lf, crlf or nul"),
+    "dirty_boot": (_flag, "front_end", "dirty_boot", "boot noise with no line end before the first answer"),
+    "fail": (str, "front_end", "fail", "commands starting with this fail in nrf_modem_at_cmd: no final line"),
     "state": (str, "state", "state", "'memory', or the directory for the device's state file"),
     "app": (_app, "app", "app", "firmware: at_client (at_host, the default) or shell (a Zephyr shell with `at`)"),
     "prompt": (_prompt, "shell", "prompt", "shell prompt: uart (uart:~$, the default) or mosh (mosh:~$)"),
@@ -111,6 +131,7 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
 class SimOptions:
     modem: ModemOptions = field(default_factory=ModemOptions)
     link: LinkOptions = field(default_factory=LinkOptions)
+    front_end: FrontEndOptions = field(default_factory=FrontEndOptions)
     state: Optional[str] = None  # None: default directory; "memory": in-process only
     app: str = "at_client"  # the firmware in front of the modem: at_client or shell
     shell: ShellOptions = field(default_factory=ShellOptions)

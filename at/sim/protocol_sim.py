@@ -54,6 +54,8 @@ class Serial(SerialBase):
 
     def close(self) -> None:
         self.is_open = False
+        if self._sim_link is not None:
+            self._sim_link.close()  # at_host keeps a half-received command, as the firmware does
         self._sim_link = None
 
     def from_url(self, url: str) -> str:
@@ -106,6 +108,16 @@ class Serial(SerialBase):
                 raise SerialException(f"write failed: {exc}") from None
             self._cond.notify_all()
         return len(payload)
+
+    def flush(self) -> None:
+        """Wait until what was written has crossed the emulated wire, as a UART's flush does."""
+        link = self._require()
+        with self._cond:
+            while True:
+                remaining = link.input_done - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
 
     def reset_input_buffer(self) -> None:
         self._require().reset_input()

@@ -61,7 +61,13 @@ class ShellOptions:
 
 
 class ShellFrontEnd:
-    """Feed it what the host writes (`receive`), get back what the shell prints."""
+    """Feed it what the host writes (`receive`), get back what the shell prints.
+
+    A `FrontEnd` for `at.sim.link.Link`: the shell's UART receives into a ring buffer while
+    it transmits (`full_duplex`), so no input is lost while an answer is written out.
+    """
+
+    full_duplex = True
 
     def __init__(self, modem: Modem, options: Optional[ShellOptions] = None) -> None:
         self.modem = modem
@@ -117,6 +123,17 @@ class ShellFrontEnd:
     @staticmethod
     def _wire(text: str) -> bytes:
         return text.replace("\n", "\r\n").encode("utf-8", errors="replace")
+
+    # ------------------------------------------------------------ FrontEnd
+
+    def lost(self, data: bytes) -> None:
+        """Not called for a full-duplex front end; kept for the `FrontEnd` protocol."""
+
+    def close(self) -> None:
+        """The host closed the port: the shell keeps its half-typed line (hence Ctrl-U before a line)."""
+
+    def take_unsolicited(self) -> bytes:
+        return b""
 
     # ------------------------------------------------------------ input
 
