@@ -219,7 +219,7 @@ class ShellLink:
             self.line_limit = cut_at
             ran = [line for line in lines if protocol.final_result(line) is not None]
             if ran:
-                raise ProtocolError(f"the shell cut the line for {text[:20]}... after {cut_at} bytes and ran what it "
+                raise ProtocolError(f"the shell cut the line for {shell_text.brief(text)} after {cut_at} bytes and ran what it "
                                     f"kept (the modem answered {ran[-1]}): raise CONFIG_SHELL_CMD_BUFF_SIZE "
                                     f"to at least {size + 1}, and check what is stored")
             raise ValidationError(shell_text.buffer_message(size, cut_at))
@@ -236,7 +236,7 @@ class ShellLink:
             elif kind in (protocol.LineKind.OK, protocol.LineKind.ERROR):
                 ok, code = protocol.final_result(line)  # type: ignore[misc]
                 return Response(text, info, line.strip(), ok, code)
-        raise ProtocolError(f"the shell printed no result for {text[:20]}...: {' | '.join(lines)[:120]!r}")
+        raise ProtocolError(f"the shell printed no result for {shell_text.brief(text)}: {' | '.join(lines)[:120]!r}")
 
     # ------------------------------------------------------------ what the modem stores
 

@@ -12,6 +12,7 @@ import codecs
 import re
 from typing import Optional
 
+from .. import protocol
 from ..errors import ATError, ProtocolError, ValidationError
 
 KNOWN_PROMPTS = ("uart:~$ ", "mosh:~$ ")
@@ -162,6 +163,11 @@ class ShellReader:
             self._output = []
 
 
+def brief(command: str) -> str:
+    """A command for an error message: redacted, first line, short (never a key or PSK)."""
+    return protocol.redact(command).split("\n", 1)[0][:40]
+
+
 def buffer_message(size: int, kept: Optional[int]) -> str:
     """The one line for a shell line that did not fit CONFIG_SHELL_CMD_BUFF_SIZE."""
     held = (f"the shell keeps only {kept} (CONFIG_SHELL_CMD_BUFF_SIZE={kept + 1})" if kept is not None
@@ -172,7 +178,7 @@ def buffer_message(size: int, kept: Optional[int]) -> str:
 
 def shell_failure(line: str, command: str, size: int, port: str) -> Optional[ATError]:
     """The error for a line that the shell or at_shell printed instead of the modem's answer."""
-    short = command[:30]
+    short = brief(command)
     if line.startswith("Sending AT command failed with error code"):
         code = line.rsplit(" ", 1)[-1]
         if code == "-7":  # -NRF_E2BIG
