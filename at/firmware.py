@@ -81,6 +81,18 @@ class Manifest:
         raise UnknownBoardError(f"unknown board {board!r}: one of {', '.join(self.boards())}")
 
 
+def _packaged_manifest() -> str:
+    """hex/manifest.json: installed as the package `at.hex`, or beside `at/` in a source checkout.
+
+    A checkout on sys.path (e.g. `python -m pytest` from its root) shadows the installed `at`, and
+    there `at.hex` does not exist: the mapping of hex/ to at.hex is made only when installing.
+    """
+    try:
+        return resources.files("at.hex").joinpath("manifest.json").read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        return (Path(__file__).resolve().parent.parent / "hex" / "manifest.json").read_text(encoding="utf-8")
+
+
 def load_manifest(path: Union[str, os.PathLike, None] = None) -> Manifest:
     """The manifest at `path`, else $NRF91_AT_HEX_MANIFEST, else the one installed with the package."""
     path = path or os.environ.get(MANIFEST_ENV) or None
@@ -88,8 +100,7 @@ def load_manifest(path: Union[str, os.PathLike, None] = None) -> Manifest:
         if path is not None:
             text, origin = Path(path).read_text(encoding="utf-8"), str(path)
         else:
-            text, origin = resources.files("at.hex").joinpath("manifest.json").read_text(encoding="utf-8"), \
-                "the installed manifest"
+            text, origin = _packaged_manifest(), "the installed manifest"
     except (OSError, ModuleNotFoundError) as exc:
         raise FirmwareError(f"cannot read the at_client manifest {path or 'at.hex/manifest.json'}: "
                             f"{getattr(exc, 'strerror', None) or exc}") from None
