@@ -26,6 +26,12 @@ def shell_of(name: str):
     return device.devices[name]
 
 
+def with_shell(cls):
+    """`make_front_end` with another shell front end class (a fault or another shell's habits)."""
+    original = device.make_front_end
+    return lambda modem, options: cls(modem, options.shell) if options.app == "shell" else original(modem, options)
+
+
 def front_end(soc: at.SoC):
     """The simulated shell behind a SoC's sim:// port (to count the lines it ran)."""
     return soc._link.serial.raw.front_end
@@ -157,10 +163,7 @@ def test_shell_that_stops_answering_mid_line_times_out(name, monkeypatch):
                 return out[:20]
             return out
 
-    def front(modem, options):
-        return Hangs(modem, options.shell) if options.app == "shell" else modem
-
-    monkeypatch.setattr(protocol_sim, "make_front_end", front)
+    monkeypatch.setattr(protocol_sim, "make_front_end", with_shell(Hangs))
     link = ShellLink(url(name), serial_port=SerialPort(url(name), 115200), timeout=0.5)
     start = time.monotonic()
     with pytest.raises(at.ATTimeoutError, match="shell"):
@@ -221,9 +224,25 @@ def test_a_shell_that_redraws_its_line_with_bare_cr(name, monkeypatch):
             self._line.append(byte)
             return "\r" + self._prompt() + self._line.decode()
 
-    monkeypatch.setattr(protocol_sim, "make_front_end",
-                        lambda modem, options: Redraws(modem, options.shell) if options.app == "shell" else modem)
+    monkeypatch.setattr(protocol_sim, "make_front_end", with_shell(Redraws))
     with at.SoC(url(name, "colour=1")) as soc:
         assert soc.mode == "shell"
         soc.write_credential(8, at.CRED_TYPE_PSK_IDENTITY, IDENTITY)
         assert soc.read_credential(8, at.CRED_TYPE_PSK_IDENTITY) == IDENTITY
+
+
+@pytest.mark.parametrize("log_text", ["<wrn> app: no timestamp here", "a line of some other logger"])
+def test_unknown_log_lines_inside_a_wrapped_echo_are_not_a_cut(name, monkeypatch, log_text):
+    """Log lines of another format, glued to any part of the echo, never pass for a cut line."""
+    from at.sim import protocol_sim
+
+    class OtherLogs(device.ShellFrontEnd):
+        def _log(self) -> str:
+            return log_text + "\n" + self._wrapped_line()
+
+    monkeypatch.setattr(protocol_sim, "make_front_end", with_shell(OtherLogs))
+    pem = _pem(name)
+    for seed in range(4):
+        with at.SoC(url(f"{name}-{seed}", f"logs=1&seed={seed}")) as soc:
+            assert soc.write_credential(20, at.CRED_TYPE_ROOT_CA, pem).sha256 == \
+                protocol.sha256_hex(pem.replace("\n", "\r\n"))

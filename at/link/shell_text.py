@@ -21,7 +21,8 @@ CLEAR_LINE = b"\x15"  # Ctrl-U: empties a half-typed line (and prints nothing wi
 
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_78])")
 _ANSI_PARTIAL = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*)?$")
-LOG_LINE = re.compile(r"\[[0-9:.,]{6,}\] <(?:err|wrn|inf|dbg)> ")  # Zephyr's log_output, timestamped
+# Zephyr's log_output: `[00:00:05.123,456] <inf> module: text`, the timestamp optional
+LOG_LINE = re.compile(r"(?:\[[0-9:.,]{6,}\] )?<(?:err|wrn|inf|dbg)> [A-Za-z0-9_.\-]+: ")
 _PROMPT_LIKE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,38}[$#>%] $")
 
 
@@ -134,6 +135,9 @@ class ShellReader:
 
     def _line(self, line: str) -> None:
         prompt = self.prompt or "\0"
+        if self._output is not None and self.cut_at is not None and line.startswith(prompt) and \
+                self._expect is not None and self._expect.startswith(line[len(prompt):]):
+            self._output, self.cut_at = None, None  # not a cut: an unknown line broke the echo, now printed again
         if self._expect is None or self._output is not None:
             if LOG_LINE.search(line) and (line.startswith(prompt) or LOG_LINE.match(line)):
                 self.lines.append(line[len(prompt):] if line.startswith(prompt) else line)
