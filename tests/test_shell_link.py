@@ -246,3 +246,24 @@ def test_unknown_log_lines_inside_a_wrapped_echo_are_not_a_cut(name, monkeypatch
         with at.SoC(url(f"{name}-{seed}", f"logs=1&seed={seed}")) as soc:
             assert soc.write_credential(20, at.CRED_TYPE_ROOT_CA, pem).sha256 == \
                 protocol.sha256_hex(pem.replace("\n", "\r\n"))
+
+
+def test_ctrl_c_while_sending_leaves_no_half_typed_key(name):
+    with at.SoC(url(name)) as soc:
+        port = soc._link.serial
+        real_write = port.write
+        calls = []
+
+        def interrupted(data, progress=None):
+            calls.append(data)
+            if len(calls) == 1:
+                real_write(data[:30])  # part of the line is out, then Ctrl-C
+                raise KeyboardInterrupt
+            real_write(data, progress)
+
+        port.write = interrupted
+        with pytest.raises(KeyboardInterrupt):
+            soc._link.command('AT%CMNG=0,9,3,"00112233445566778899aabbccddeeff"')
+        port.write = real_write
+        assert bytes(front_end(soc)._line) == b""  # Ctrl-U went out: nothing of the PSK stays typed
+        assert soc.get_functional_mode() == 0  # and the link is in step again

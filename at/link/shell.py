@@ -14,7 +14,7 @@ import time
 from typing import Optional
 
 from .. import protocol
-from ..errors import ATTimeoutError, ProtocolError, ValidationError
+from ..errors import ATError, ATTimeoutError, ProtocolError, ValidationError
 from . import shell_text
 from .at_host import Response, Trace
 from .serial_port import SerialPort
@@ -194,16 +194,23 @@ class ShellLink:
         budget = base + self.wire_seconds(2 * len(line) + RESPONSE_BUDGET)
         self._reader.begin(line)
         self._trace_line(">", text)
-        self._write(shell_text.CLEAR_LINE + line.encode("ascii") + b"\r")
-        deadline = time.monotonic() + budget
-        while not self._reader.done:
-            if time.monotonic() >= deadline:
-                self._dirty = True
-                self._reader.begin("")
-                raise ShellTimeoutError(text, budget, self.port)
-            data = self._read_some()
-            if data:
-                self._reader.feed(data)
+        try:
+            self._write(shell_text.CLEAR_LINE + line.encode("ascii") + b"\r")
+            deadline = time.monotonic() + budget
+            while not self._reader.done:
+                if time.monotonic() >= deadline:
+                    raise ShellTimeoutError(text, budget, self.port)
+                data = self._read_some()
+                if data:
+                    self._reader.feed(data)
+        except BaseException:
+            self._dirty = True  # out of step: the next command starts with a fresh prompt
+            self._reader.begin("")
+            try:
+                self._write(shell_text.CLEAR_LINE)  # a line cut by Ctrl-C (maybe a key) must not stay typed
+            except ATError:
+                pass
+            raise
         self._take_lines()
         return self._response(text, len(line))
 
