@@ -9,7 +9,7 @@ delete, and the modem goes offline once per kit, its mode restored after.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Callable, Optional
@@ -199,6 +199,8 @@ def make_plan(soc: SoC, manifest: Manifest) -> Plan:
     slots = manifest.for_imei(imei)
     steps = []
     for (tag, kind), entry in slots.items():
+        if entry.kind == "content" and entry.content is not None:  # as the link stores it (the AT shell: CRLF)
+            entry = replace(entry, sha256=soc.stored_sha256(entry.content))
         found = listed.get((tag, int(kind)))
         action, reason = _diff(entry, found, lambda t=tag, k=kind: soc.read_credential(t, k), manifest, slots)
         steps.append(Step(tag, kind, action, reason, found.sha256 if found else None, entry.sha256, entry,

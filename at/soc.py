@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterator, NamedTuple, Optional, Union
 from . import credentials, protocol
 from .credentials import CredType
 from .errors import ATError, CMEError, CommandError, Interrupted, ProtocolError, ValidationError, VerificationError
-from .link import Response, Trace, open_link
+from .link import Response, Trace, open_link, stored
 
 if TYPE_CHECKING:
     from .attest import Attestation
@@ -55,14 +55,17 @@ class SoC:
 
     Opening gets in step with the modem (a half-sent command left in at_host's buffer
     by a killed run is emptied, never committed) and turns on numeric errors
-    (AT+CMEE=1); closing restores the CMEE setting it found.
+    (AT+CMEE=1); closing restores the CMEE setting it found. `mode`: "at" (at_client),
+    "shell" (an application's Zephyr shell with `at`) or "auto"; `soc.mode` says which.
     """
 
-    def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT,
+    def __init__(self, port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT,
                  trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> None:
         self.port = port
-        self._link = open_link(port, baudrate=baudrate, timeout=timeout, trace=trace,
+        self._link = open_link(port, mode=mode, baudrate=baudrate, timeout=timeout, trace=trace,
                                redact=redact, exclusive=exclusive)
+        self.mode: str = self._link.mode
+        self.stored_note: Optional[str] = None  # set by a write whose stored text differs from the content
         self._cmee_before: Optional[int] = None
         try:
             self._enable_error_codes()
@@ -291,21 +294,27 @@ class SoC:
         credentials.check_sec_tag(sec_tag, writing=True)
         text = credentials.prepare_content(cred_type, content, passwd)
         command = protocol.build("%CMNG", 0, sec_tag, int(cred_type), text, passwd)
-        protocol.check_length(command)
+        stored.check_command(self._link, command)
         self.command(command)
-        expected = protocol.sha256_hex(text)
+        expected = self.stored_sha256(text)  # the AT shell stores line breaks as CR LF
+        self.stored_note = stored.stored_note(self._link, sec_tag, int(cred_type), text)
         if not verify:
             return Credential(sec_tag, int(cred_type), expected)
         listed = self.list_credentials(sec_tag, cred_type)
         if not listed:
             raise VerificationError(f"the modem answered OK, but sec_tag {sec_tag} type {int(cred_type)} "
                                     "is not listed afterwards")
-        stored = listed[0]
-        if stored.sha256 is not None and stored.sha256 != expected:
-            raise VerificationError(
-                f"sec_tag {sec_tag} type {int(cred_type)} was stored with SHA-256 {stored.sha256}, but what "
+        found = listed[0]
+        if found.sha256 is not None and found.sha256 != expected:
+            self.stored_note = None
+            raise VerificationError(stored.explain_mismatch(self._link, sec_tag, int(cred_type), text, found.sha256) or
+                f"sec_tag {sec_tag} type {int(cred_type)} was stored with SHA-256 {found.sha256}, but what "
                 f"was sent hashes to {expected}: the link or the firmware altered it; write it again")
-        return stored
+        return found
+
+    def stored_sha256(self, text: str) -> str:
+        """The SHA-256 the modem lists for `text` written over this link (the AT shell: CRLF line endings)."""
+        return protocol.sha256_hex(stored.stored_form(self._link, text))
 
     def delete_credential(self, sec_tag: int, cred_type: int) -> None:
         credentials.check_sec_tag(sec_tag, writing=True)

@@ -58,7 +58,7 @@ def test_readme_first_command_style_works_from_checkout(name):
 def test_json_outputs_are_one_document_with_stable_fields(name, tmp_path):
     port = f"sim://{name}"
     listed = json.loads(out(run_cmng("list", port, "--json")))
-    assert set(listed) == {"port", "credentials"}
+    assert set(listed) == {"port", "credentials", "mode"} and listed["mode"] == "at"
     assert set(listed["credentials"][0]) == {"sec_tag", "cred_type", "type_name", "sha256"}
     read = json.loads(out(run_cmng("read", port, "--sec_tag", "16842753", "--cred_type", "0", "--json")))
     assert read["content"].startswith("-----BEGIN CERTIFICATE-----")

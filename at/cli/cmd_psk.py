@@ -86,7 +86,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     docs, rows = [], []
     for o in outcomes:
         r = o.value
-        doc = {"port": o.port, "ok": o.ok, "imei": r.imei if r else None, "identity": r.identity if r else None,
+        doc = {"port": o.port, "mode": con.modes.get(o.port),
+               "ok": o.ok, "imei": r.imei if r else None, "identity": r.identity if r else None,
                "sec_tag": args.sec_tag, "error": None if o.ok else str(o.error),
                "exit_code": EXIT_OK if o.ok else exit_code_for(o.error)}  # type: ignore[arg-type]
         if args.show_psk and o.ok:

@@ -77,14 +77,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if args.sec_tag == credentials.NRF_CLOUD_SEC_TAG and soc.list_credentials(args.sec_tag, args.cred_type):
             nrf_cloud_warning(args.sec_tag, con, "overwriting")
         with writable(soc, args, con):
-            return soc.port, soc.write_credential(args.sec_tag, args.cred_type, content, args.passwd, verify=args.verify)
+            stored = soc.write_credential(args.sec_tag, args.cred_type, content, args.passwd, verify=args.verify)
+            return soc.port, stored, soc.stored_note
 
-    port, stored = ctx.run_on_soc(work)
+    port, stored, stored_note = ctx.run_on_soc(work)
+    written = credential_doc(stored)
+    if stored_note:  # the AT shell stores a certificate with CRLF line endings: say so
+        con.note(stored_note)
+        written["line_endings"] = "CRLF"
     compared = args.verify and stored.sha256 is not None
     if args.verify and not compared:
         con.note("this firmware reports all-zero SHA-256 hashes, so the write cannot be verified (verified: false)")
     sha = stored.sha256 or sha256_hex(prepared)  # firmware without hashes: the hash of what was sent
-    con.result({"port": port, "written": {**credential_doc(stored), "sha256": sha}, "verified": compared},
+    con.result({"port": port, "written": {**written, "sha256": sha}, "verified": compared},
                f"wrote sec_tag {stored.sec_tag} type {stored.cred_type} ({stored.type_name}), SHA-256 {sha}"
                + (" verified" if compared else " (not verified)"))
     return EXIT_OK

@@ -16,6 +16,7 @@ class Console:
 
     def __init__(self, json_mode: bool = False) -> None:
         self.json_mode = json_mode
+        self.modes: dict[str, str] = {}  # port -> the link mode used there ("at" or "shell")
         self.printed = False  # a result (or failure) document has gone out
         self.partial: dict = {}  # fields a failure document should carry (e.g. a query's response)
         self._bar: Any = None
@@ -77,6 +78,8 @@ class Console:
     def result(self, document: dict, text: Optional[str]) -> None:
         """The command's outcome: `document` in --json mode, else `text` (if any)."""
         self._close_bar()
+        if document.get("port") in self.modes:
+            document = {**document, "mode": self.modes[document["port"]]}
         if self.json_mode:
             self._dump(document)
         elif text:

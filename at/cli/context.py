@@ -23,12 +23,18 @@ class Context:
             console.warn("-vv shows private keys, PSKs and passwords as they are sent")
 
     def open_soc(self, port: str) -> SoC:
-        """A `SoC` on `port` with --baudrate, --timeout and -v/-vv tracing (keys redacted below -vv)."""
+        """A `SoC` on `port` with --mode, --baudrate, --timeout and -v/-vv tracing (keys redacted below -vv)."""
         from ..soc import SoC
 
         verbose = getattr(self.args, "verbose", 0)
-        return SoC(port, baudrate=getattr(self.args, "baudrate", 115200), timeout=getattr(self.args, "timeout", 10.0),
-                   trace=self.console.trace if verbose else None, redact=verbose < 2)
+        soc = SoC(port, mode=getattr(self.args, "mode", "auto"), baudrate=getattr(self.args, "baudrate", 115200),
+                  timeout=getattr(self.args, "timeout", 10.0), trace=self.console.trace if verbose else None,
+                  redact=verbose < 2)
+        self.console.modes[port] = soc.mode
+        if verbose:
+            firmware = "the application's AT shell" if soc.mode == "shell" else "at_client"
+            self.console.note(f"{port}: talking to {firmware} (mode {soc.mode})")
+        return soc
 
     def ports(self, ports: list[str], *, require_answer: bool = True) -> list[str]:
         """Resolve `auto` to the one kit that answers AT (or the kit -s names)."""

@@ -61,7 +61,7 @@ def add_port_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
 
 
 def add_link_args(parser: argparse.ArgumentParser) -> None:
-    """--timeout, --baudrate, -v and --json: every command that talks to a kit takes them."""
+    """--timeout, --baudrate, -v, --mode and --json: every command that talks to a kit takes them."""
     group = parser.add_argument_group("link and output")
     group.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                        help="seconds to wait for an answer, on top of the time the bytes need (default: %(default)s)")
@@ -69,6 +69,9 @@ def add_link_args(parser: argparse.ArgumentParser) -> None:
                        help="serial baud rate (default: %(default)s)")
     group.add_argument("-v", "--verbose", action="count", default=0,
                        help="-v shows AT traffic with keys and PSKs redacted; -vv shows everything")
+    group.add_argument("--mode", choices=("auto", "at", "shell"), default="auto",
+                       help="firmware on the port: at (at_client), shell (an application's Zephyr shell with the "
+                            "'at' command, no flashing) or auto: plain AT first, then the shell (default: %(default)s)")
     add_json_arg(group)
 
 

@@ -14,6 +14,7 @@ from .factory import factory_state
 from .link import FrontEnd
 from .modem import Modem, ModemOptions
 from .options import SimOptions
+from .shell import ShellFrontEnd
 from .store import FileStore, MemoryStore, Store, default_state_dir
 
 _memory: dict[str, MemoryStore] = {}
@@ -53,8 +54,10 @@ DIRTY_BOOT_NOISE = b"\x00\xfe*** Booting nRF Connect SDK v2.9.0-77"
 
 
 def make_front_end(modem: Modem, options: Optional[SimOptions] = None) -> FrontEnd:
-    """The one place that picks what frames bytes for `modem` (at_host; the AT shell later)."""
+    """The one place that picks what frames bytes for `modem`: at_host, or the Zephyr shell's `at` command."""
     options = options or SimOptions()
+    if options.app == "shell":
+        return ShellFrontEnd(modem, options.shell)
     fe = options.front_end
     buffer, inside = modem.store.rx_state()
     state = RxState(bytearray(buffer), inside)

@@ -59,7 +59,7 @@ class Link:
         self._sent = 0
         self._gone = False
         if self.options.banner:
-            self._schedule(BANNER, clock())
+            self._schedule(getattr(front_end, "boot_text", BANNER), clock())
 
     def _byte_time(self) -> float:
         return 10.0 / self.options.baud if self.options.baud else 0.0
@@ -76,7 +76,7 @@ class Link:
         now = self._clock()
         arrive = max(now, self._input_done) + self._byte_time() * len(data)
         self._input_done = arrive
-        if now < self._busy_until:
+        if now < self._busy_until and not getattr(self.front_end, "full_duplex", False):
             self.front_end.lost(data)  # at_host does not listen while a command runs
             return
         answer = self.front_end.receive(data)

@@ -4,6 +4,7 @@
               &disconnect_after=500&fragment=7&zero_sha=1&state=memory|DIR
               &mfw=mfw_nrf9160_1.2.3&legacy_csr=1&crlf527=1&keygen_fail=1&bad_digest=1
               &term=cr|lf|crlf|nul&dirty_boot=1&fail=AT%CMNG
+              &app=at_client|shell&prompt=uart|mosh&shell_buf=256&unescape_lf=0&colour=1&logs=1
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .at_host import TERMINATIONS
 from .firmware import parse_mfw
 from .link import LinkOptions
 from .modem import FLAVOURS, ModemOptions
+from .shell import PROMPTS, ShellOptions
 
 
 def _flag(text: str) -> bool:
@@ -72,6 +74,25 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _app(text: str) -> str:
+    if text not in ("at_client", "shell"):
+        raise ValueError("expected at_client or shell")
+    return text
+
+
+def _prompt(text: str) -> str:
+    if text not in PROMPTS:
+        raise ValueError(f"expected one of {', '.join(PROMPTS)}")
+    return PROMPTS[text]
+
+
+def _buffer_size(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise ValueError("expected at least 2 (one byte and the NUL)")
+    return value
+
+
 # name -> (parser, target, attribute, help)
 OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
     "fw": (_flavour, "modem", "flavour", "firmware flavour: nrf91x1 (nRF9151, mfw 2.0.2) or nrf9160 (mfw 1.3.5)"),
@@ -94,6 +115,15 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
     "dirty_boot": (_flag, "front_end", "dirty_boot", "boot noise with no line end before the first answer"),
     "fail": (str, "front_end", "fail", "commands starting with this fail in nrf_modem_at_cmd: no final line"),
     "state": (str, "state", "state", "'memory', or the directory for the device's state file"),
+    "app": (_app, "app", "app", "firmware: at_client (at_host, the default) or shell (a Zephyr shell with `at`)"),
+    "prompt": (_prompt, "shell", "prompt", "shell prompt: uart (uart:~$, the default) or mosh (mosh:~$)"),
+    "shell_buf": (_buffer_size, "shell", "buffer_size", "CONFIG_SHELL_CMD_BUFF_SIZE (default 3584; Zephyr's is 256)"),
+    "resp_max": (_positive_int, "shell", "response_max", "CONFIG_AT_SHELL_CMD_RESPONSE_MAX_LEN (default 2700)"),
+    "unescape_lf": (_flag, "shell", "unescape_lf", "CONFIG_AT_SHELL_UNESCAPE_LF (default 1)"),
+    "colour": (_flag, "shell", "colour", "shell colours and VT100 commands"),
+    "logs": (_flag, "shell", "logs", "log lines at random (seeded) moments"),
+    "wildcard": (_flag, "shell", "wildcard", "CONFIG_SHELL_WILDCARD: '?' and '*' in `at` arguments break it"),
+    "seed": (int, "shell", "seed", "seed for the moments of log lines"),
 }
 
 
@@ -103,6 +133,8 @@ class SimOptions:
     link: LinkOptions = field(default_factory=LinkOptions)
     front_end: FrontEndOptions = field(default_factory=FrontEndOptions)
     state: Optional[str] = None  # None: default directory; "memory": in-process only
+    app: str = "at_client"  # the firmware in front of the modem: at_client or shell
+    shell: ShellOptions = field(default_factory=ShellOptions)
 
     def state_dir(self) -> Optional[Path]:
         return None if self.state in (None, "memory") else Path(self.state)
@@ -119,8 +151,8 @@ def parse_options(pairs: dict[str, str]) -> SimOptions:
             value = parser(text)
         except ValueError as exc:
             raise ValueError(f"simulator option {name}={text!r}: {exc}") from None
-        if target == "state":
-            result.state = str(value)
+        if target in ("state", "app"):
+            setattr(result, target, str(value))
         else:
             setattr(getattr(result, target), attribute, value)
     if result.modem.mfw:

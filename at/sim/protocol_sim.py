@@ -48,7 +48,8 @@ class Serial(SerialBase):
             self.modem = make_modem(name, options)
         except ValueError as exc:
             raise SerialException(f"could not open port {self.portstr}: {exc}") from None
-        self._sim_link = Link(make_front_end(self.modem, options), options.link)
+        self.front_end = make_front_end(self.modem, options)
+        self._sim_link = Link(self.front_end, options.link)
         self.is_open = True
 
     def close(self) -> None:
