@@ -77,11 +77,11 @@ def read_credential(soc: SoC, sec_tag: int, cred_type: int) -> str:
     raise ProtocolError(f"{command} answered OK without content")
 
 
-def write_credential(soc: SoC, sec_tag: int, cred_type: int, content: Union[str, bytes],
+def write_credential(soc: SoC, sec_tag: int, cred_type: int, content: Union[str, bytes, credentials.Prepared],
                      passwd: Optional[str] = None, verify: bool = True) -> Credential:
     """Validate, write, and (by default) verify by SHA-256 from the list output. See `SoC.write_credential`."""
     credentials.check_sec_tag(sec_tag, writing=True)
-    text = credentials.prepare_content(cred_type, content, passwd)
+    text = credentials.prepared_text(cred_type, content, passwd)
     command = protocol.build("%CMNG", 0, sec_tag, int(cred_type), text, passwd)
     protocol.check_length(command)
     soc.command(command)

@@ -11,7 +11,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Iterator, Optional, Union
 
-from . import cmng, protocol
+from . import cmng, credentials, protocol
 from .cmng import Credential
 from .credentials import CredType
 from .errors import ATError, CMEError, CommandError, Interrupted, ProtocolError, ValidationError
@@ -226,9 +226,12 @@ class SoC:
         """The content exactly as stored (PEM newlines included). Types 0 and 4 only."""
         return cmng.read_credential(self, sec_tag, cred_type)
 
-    def write_credential(self, sec_tag: int, cred_type: int, content: Union[str, bytes],
+    def write_credential(self, sec_tag: int, cred_type: int, content: Union[str, bytes, credentials.Prepared],
                          passwd: Optional[str] = None, verify: bool = True) -> Credential:
         """Validate, write, and (by default) verify by SHA-256 from the list output.
+
+        `content` is text or bytes, validated here, or a `credentials.Prepared` from
+        `at.credentials.prepare()`, validated already and taken as-is.
 
         Returns the credential as now listed. Raises `ValidationError` before
         sending anything that the modem would refuse or mangle, `CMEError` when the
