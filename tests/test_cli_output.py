@@ -189,3 +189,18 @@ def test_a_closed_stderr_pipe_keeps_the_exit_code(tmp_path):
                                         stderr_closed=True)
     assert returncode == codes.EXIT_MODEM
     assert json.loads(out)["exit_code"] == codes.EXIT_MODEM
+
+
+@pytest.mark.parametrize("where, says", [
+    ("file", "the state option names {state}, a file: give a folder"),
+    ("file/below", "cannot create the state folder {state}: Not a directory"),
+])
+def test_a_sim_state_that_is_not_a_folder_is_one_line_and_exit_6(tmp_path, where, says):
+    (tmp_path / "file").write_text("not a folder")
+    state = tmp_path / where
+    proc = run_cmng("list", f"sim://kit1?state={state}")
+    line = one_error(proc)
+    assert proc.returncode == codes.EXIT_PORT
+    assert line.startswith(f"cmng: error: cannot open sim://kit1?state={state}: " + says.format(state=state)), line
+    assert "Errno" not in line and line.count("sim://kit1") == 1
+    assert (tmp_path / "file").read_text() == "not a folder"
