@@ -10,7 +10,11 @@ WRITE_CHUNK = 64
 # How long one blocking read may wait before a deadline is checked again.
 POLL = 0.1
 
-SERIAL_ERRORS = (serial.SerialException, OSError, ValueError)
+try:  # pyserial's POSIX calls (tcflush, tcgetattr) on a port that vanished raise termios.error (EIO), not OSError
+    from termios import error as _TermiosError
+except ImportError:  # Windows
+    _TermiosError = OSError
+SERIAL_ERRORS = (serial.SerialException, OSError, ValueError, _TermiosError)
 
 
 def open_serial(port: str, baudrate: int, exclusive: bool = True) -> serial.SerialBase:
