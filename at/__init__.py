@@ -20,13 +20,27 @@ from .credentials import (
     CredType,
 )
 from .errors import (
+    AnswerCutError,
     ATError,
     ATTimeoutError,
+    CacheError,
+    ChecksumError,
     CMEError,
     CommandError,
+    DiskFullError,
+    FirmwareError,
     FlashError,
+    Interrupted,
+    ModemFirmwareError,
+    NoBuildError,
+    NoNetworkError,
+    NotPublishedError,
     PortError,
     ProtocolError,
+    RedirectError,
+    ServerError,
+    TruncatedError,
+    UnknownBoardError,
     ValidationError,
     VerificationError,
 )
@@ -52,11 +66,17 @@ _SUBMODULES = frozenset({"cli", "credentials", "errors", "files", "flashing", "p
                          "psk", "pskfile", "sim", "soc", "transport"})
 
 
+# Error classes defined next to the job that raises them, also imported on first use.
+_LAZY_ERRORS = {"FileError": "files", "ManifestError": "manifest", "AtClientUnavailable": "flashing",
+                "ShellTimeoutError": "link.shell"}
+
+
 def __getattr__(name: str) -> object:
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or name in _LAZY_ERRORS:
         import importlib
 
-        return importlib.import_module(f"{__name__}.{name}")
+        module = importlib.import_module(f"{__name__}.{_LAZY_ERRORS.get(name, name)}")
+        return getattr(module, name) if name in _LAZY_ERRORS else module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
@@ -65,5 +85,7 @@ __all__ = [
     "CRED_TYPE_PSK_IDENTITY", "CRED_TYPE_PUBLIC_KEY", "NRF_CLOUD_SEC_TAG",
     "CFUN_MODE_POWER_OFF", "CFUN_MODE_NORMAL", "CFUN_MODE_RX_ONLY", "CFUN_MODE_OFFLINE", "CFUN_MODE_OFFLINE_KEEP_UICC",
     "ATError", "ValidationError", "CommandError", "CMEError", "ATTimeoutError", "PortError", "ProtocolError",
-    "VerificationError", "FlashError",
+    "VerificationError", "FlashError", "AnswerCutError", "Interrupted", "ModemFirmwareError", "UnknownBoardError",
+    "FirmwareError", "NoNetworkError", "NotPublishedError", "ServerError", "RedirectError", "TruncatedError",
+    "ChecksumError", "DiskFullError", "CacheError", "NoBuildError", *_LAZY_ERRORS,
 ]

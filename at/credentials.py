@@ -6,6 +6,7 @@ modem, so a bad file cannot leave a slot half-written or the link out of step.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Optional, Union
 
@@ -159,6 +160,47 @@ def _as_text(content: Union[str, bytes]) -> str:
     if not isinstance(content, str):
         raise ValidationError(f"content must be str or bytes, not {type(content).__name__}")
     return content
+
+
+_MADE_BY_PREPARE = object()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Content already validated for one type and password: exactly the text the modem will store.
+
+    Made only by `prepare()`, so `SoC.write_credential` can take it as-is instead of
+    validating a second time (a caller that checks before opening a port pays once).
+    The text never appears in its repr: it may be a private key or a PSK.
+    """
+
+    cred_type: CredType
+    text: str = field(repr=False)
+    passwd: Optional[str] = field(default=None, repr=False)
+    _made_by: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._made_by is not _MADE_BY_PREPARE:
+            raise TypeError("Prepared content comes from at.credentials.prepare(); pass str or bytes otherwise")
+
+
+def prepare(cred_type: int, content: Union[str, bytes], passwd: Optional[str] = None) -> Prepared:
+    """Validate `content` once (see `prepare_content`) and keep the result with its type and password."""
+    text = prepare_content(cred_type, content, passwd)
+    return Prepared(CredType(int(cred_type)), text, passwd, _MADE_BY_PREPARE)
+
+
+def prepared_text(cred_type: int, content: Union[str, bytes, Prepared], passwd: Optional[str] = None) -> str:
+    """What to store: a `Prepared` taken as-is when it was made for this type and password, else validated now."""
+    if not isinstance(content, Prepared):
+        return prepare_content(cred_type, content, passwd)
+    if content.cred_type != int(cred_type):
+        raise ValidationError(f"the content was prepared as a {type_name(content.cred_type)} (type "
+                              f"{int(content.cred_type)}), not type {int(cred_type)}: prepare it for type {int(cred_type)}")
+    if content.passwd != passwd:
+        raise ValidationError("the content was prepared with a different password: prepare it with the password "
+                              "it is written with")
+    return content.text
 
 
 def prepare_content(cred_type: int, content: Union[str, bytes], passwd: Optional[str] = None) -> str:

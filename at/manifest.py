@@ -12,6 +12,10 @@
     sha256 = "9F86D08..."                # required, but not stored here (cannot be read back)
     [tag.42.ca]
     absent = true                        # must be deleted
+    [tag.44.client_key]
+    generate = "keygen"                  # a key made in the modem where none is; its CSR written beside
+    ca_cert = "ca.pem"                   # optional, with ca_key: sign it, write CA (0) and cert (1) as onboard does
+    ca_key = "ca.key"
     [kit.352656100000001.tag.1234.identity]
     content = "device-2"                 # this kit only (by IMEI)
 
@@ -46,6 +50,8 @@ GENERATORS = ("psk", "keygen")
 TOP_FIELDS = ("version", "psk_file", "source", "tag", "kit")
 SOURCE_FIELDS = ("imei", "model", "firmware", "port", "taken")
 DEFAULT_PSK_BYTES = 16
+KEYGEN_FIELDS = ("csr", "ca_cert", "ca_key", "days", "cn")  # only with generate = "keygen"
+DEFAULT_CSR = "{imei}.{sec_tag}.csr.pem"  # beside the manifest
 SAMPLE_IMEI = "352656100000002"  # what a template is checked with before any kit is known
 Slot = tuple  # (sec_tag, CredType)
 
@@ -60,6 +66,21 @@ class ManifestError(ValidationError):
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
         super().__init__("\n".join(errors))
+
+
+@dataclass(frozen=True)
+class KeygenSpec:
+    """How a `generate = "keygen"` slot is filled: the CSR's file (`{imei}`, `{sec_tag}` filled in), an optional CA."""
+
+    csr: str = DEFAULT_CSR  # a path template, taken from the manifest's folder when it loads
+    ca_cert: Optional[Path] = None
+    ca_key: Optional[Path] = None
+    days: Optional[int] = None  # certificate validity (None: at.ca's default)
+    cn: str = "uuid"
+    ca: Any = field(default=None, repr=False, compare=False)  # the loaded at.ca.CA, checked when the manifest loads
+
+    def csr_path(self, imei: str, sec_tag: int) -> Path:
+        return Path(self.csr.replace("{imei}", imei).replace("{sec_tag}", str(sec_tag)))
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,7 @@ class Entry:
     generator: Optional[str] = None
     psk_bytes: int = DEFAULT_PSK_BYTES
     line: Optional[int] = None
+    keygen: Optional[KeygenSpec] = None  # generate = "keygen": where the CSR goes, and the CA that signs it
 
     @property
     def slot(self) -> Slot:
@@ -157,8 +179,28 @@ def _spec(entry: Entry, base: Path) -> dict[str, Any]:
         spec = {"generate": entry.generator}
         if entry.psk_bytes != DEFAULT_PSK_BYTES:
             spec["bytes"] = entry.psk_bytes
+        if entry.keygen is not None:
+            spec.update(_keygen_spec(entry.keygen, base))
     if entry.passwd is not None:
         spec["passwd"] = entry.passwd
+    return spec
+
+
+def _keygen_spec(keygen: KeygenSpec, base: Path) -> dict[str, Any]:
+    def relative(path: Path) -> str:
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            return str(path)
+
+    csr = relative(Path(keygen.csr))
+    spec: dict[str, Any] = {} if csr == DEFAULT_CSR else {"csr": csr}
+    if keygen.ca_cert is not None and keygen.ca_key is not None:
+        spec.update({"ca_cert": relative(keygen.ca_cert), "ca_key": relative(keygen.ca_key)})
+        if keygen.days is not None:
+            spec["days"] = keygen.days
+        if keygen.cn != "uuid":
+            spec["cn"] = keygen.cn
     return spec
 
 

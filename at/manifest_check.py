@@ -16,6 +16,7 @@ from .manifest import (
     DEFAULT_PSK_BYTES,
     GENERATORS,
     KEY_OF_TYPE,
+    KEYGEN_FIELDS,
     KINDS,
     SAMPLE_IMEI,
     SOURCE_FIELDS,
@@ -23,6 +24,7 @@ from .manifest import (
     TYPE_KEYS,
     VERSION,
     Entry,
+    KeygenSpec,
     Manifest,
     ManifestError,
     Slot,
@@ -98,7 +100,7 @@ class _Loader:
             self.error(where, f"{label} must be a table with one of {', '.join(KINDS)}")
             return None
         before = len(self.errors)
-        self.unknown(where, spec, KINDS + ("passwd", "bytes"), label)
+        self.unknown(where, spec, KINDS + ("passwd", "bytes") + KEYGEN_FIELDS, label)
         given = [k for k in KINDS if k in spec]
         if len(self.errors) > before:  # an unknown field is most likely a misspelt kind: say that only
             return None
@@ -111,6 +113,9 @@ class _Loader:
             self.error(where + ("passwd",), f"passwd belongs only to a client_key given by content or path, not {label}")
         if "bytes" in spec and spec.get("generate") != "psk":
             self.error(where + ("bytes",), f"bytes belongs only to generate = \"psk\", not {label}")
+        for key in KEYGEN_FIELDS:
+            if key in spec and spec.get("generate") != "keygen":
+                self.error(where + (key,), f"{key} belongs only to generate = \"keygen\", not {label}")
         if len(self.errors) > before:
             return None
         value = spec[how]
@@ -128,6 +133,8 @@ class _Loader:
                 if value is not True:
                     raise ValidationError("absent must be true (to keep a slot, leave it out of the manifest)")
                 return Entry(tag, kind, "absent", line=self.positions.line(at))
+            if value == "keygen":
+                return self.keygen(where, tag, kind, spec)
             return self.generator(where, tag, kind, value, spec.get("bytes", DEFAULT_PSK_BYTES))
         except ValidationError as exc:
             self.error(at, f"{label}: {exc}")
@@ -162,18 +169,54 @@ class _Loader:
     def generator(self, where: tuple, tag: int, kind: CredType, value: Any, size: Any) -> Entry:
         if value not in GENERATORS:
             raise ValidationError(f"generate must be one of {', '.join(GENERATORS)}, not {value!r}")
-        if value == "keygen":
-            raise ValidationError("generate = \"keygen\" is not yet supported: the manifest cannot make keys in the "
-                                  "modem in this version; give the key by sha256 or path instead")
         if kind != CredType.PSK:
             raise ValidationError("generate = \"psk\" makes a PSK: put it under psk")
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 64:
             raise ValidationError(f"bytes = {size!r} is not possible: use 1 to 64 (16 is usual)")
         return Entry(tag, kind, "generate", generator="psk", psk_bytes=size, line=self.positions.line(where + ("generate",)))
 
+    def keygen(self, where: tuple, tag: int, kind: CredType, spec: dict) -> Entry:
+        """generate = "keygen": the modem makes the key (type 2); optional csr file name, and a CA that signs it."""
+        if kind != CredType.CLIENT_PRIVATE_KEY:
+            raise ValidationError("generate = \"keygen\" makes the key in the modem: put it under client_key")
+        csr = spec.get("csr", KeygenSpec.csr)
+        if not isinstance(csr, str) or not csr or "{" in csr.replace("{imei}", "").replace("{sec_tag}", ""):
+            raise ValidationError("csr must be a file name; {imei} and {sec_tag} are filled in, no other braces")
+        if ("ca_cert" in spec) != ("ca_key" in spec):
+            raise ValidationError("ca_cert and ca_key go together: the CA's certificate and its private key")
+        if "ca_cert" not in spec:
+            for key in ("days", "cn"):
+                if key in spec:
+                    raise ValidationError(f"{key} is for the certificate the CA signs: give ca_cert and ca_key too")
+        csr = str(self.base / csr)
+        if "ca_cert" not in spec:
+            return Entry(tag, kind, "generate", generator="keygen", keygen=KeygenSpec(csr=csr),
+                         line=self.positions.line(where + ("generate",)))
+        from . import ca as ca_module
+        from .onboard import check_cn
+
+        paths = []
+        for key in ("ca_cert", "ca_key"):
+            if not isinstance(spec[key], str) or not spec[key]:
+                raise ValidationError(f"{key} must be a file name")
+            paths.append(self.base / spec[key])
+        days = spec.get("days")
+        if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
+            raise ValidationError(f"days = {days!r}: give the certificate's validity in days, at least 1")
+        cn = check_cn(spec.get("cn", "uuid"))
+        loaded = ca_module.load(paths[0], paths[1])
+        return Entry(tag, kind, "generate", generator="keygen",
+                     keygen=KeygenSpec(csr, paths[0], paths[1], days, cn, loaded),
+                     line=self.positions.line(where + ("generate",)))
+
     def check_generators(self, entries: dict[Slot, Entry], base: dict[Slot, Entry], has_file: bool) -> None:
         for entry in entries.values():
-            if entry.kind != "generate":
+            if entry.generator == "keygen" and entry.keygen is not None and entry.keygen.ca is not None:
+                for kind in (CredType.ROOT_CA, CredType.CLIENT_CERT):
+                    if (entry.sec_tag, kind) in entries or (entry.sec_tag, kind) in base:
+                        self.errors.append(f"{self.name}:{entry.line}: {entry.name}: with ca_cert the keygen writes "
+                                           f"sec_tag {entry.sec_tag} {KEY_OF_TYPE[kind]} itself: remove that entry")
+            if entry.generator != "psk":
                 continue
             identity = entries.get((entry.sec_tag, CredType.PSK_IDENTITY)) or base.get((entry.sec_tag, CredType.PSK_IDENTITY))
             if identity is None or identity.kind not in ("content", "template"):

@@ -29,6 +29,7 @@ class OnboardResult:
     device_uuid: Optional[str] = None
     common_name: Optional[str] = None
     certificate_pem: Optional[str] = None
+    csr_pem: Optional[str] = field(default=None, repr=False)  # the CSR the modem made, as signed
     ca_sha256: Optional[str] = None  # as the modem lists it (None: firmware prints no hashes)
     cert_sha256: Optional[str] = None
     key_made: Optional[bool] = False  # %KEYGEN replaced the key at type 2 (None: unknown, no answer came)
@@ -77,7 +78,7 @@ def onboard(soc: SoC, sec_tag: int, ca: CA, *, days: int = ca_module.DEFAULT_CER
             result.key_made = None
             raise
         result.key_made = True
-        result.device_uuid, result.common_name = made.device_uuid, made.common_name
+        result.device_uuid, result.common_name, result.csr_pem = made.device_uuid, made.common_name, made.csr_pem
         if not soc.list_credentials(sec_tag, credentials.CRED_TYPE_CLIENT_PRIVATE_KEY):
             raise VerificationError(f"%KEYGEN answered, but sec_tag {sec_tag} lists no private key (type 2)")
         cert = ca_module.cert_pem(ca.sign(made.csr, days=days))

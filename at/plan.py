@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import pskfile
+from . import plan_keygen, pskfile
 from .credentials import NRF_CLOUD_SEC_TAG, READABLE_TYPES, CredType, type_name
 from .errors import ATError, ValidationError
 from .manifest import KEY_OF_TYPE, Entry, Manifest
@@ -102,6 +102,7 @@ class Applied:
     failed: Optional[Step] = None
     error: Optional[BaseException] = None
     restore_error: Optional[BaseException] = None  # CFUN could not be put back
+    files: list[str] = field(default_factory=list)  # written on the host: CSRs (and certificates) of keys made
 
     @property
     def ok(self) -> bool:
@@ -112,7 +113,7 @@ class Applied:
         return {"port": self.port, "imei": self.imei, "ok": self.ok, "state": self.state,
                 "done": [slot(s) for s in self.done], "stopped_at": slot(self.failed) if self.failed else None,
                 "error": str(self.error) if self.error else None,
-                "restore_error": str(self.restore_error) if self.restore_error else None}
+                "restore_error": str(self.restore_error) if self.restore_error else None, "files": self.files}
 
     @property
     def state(self) -> str:
@@ -202,7 +203,10 @@ def make_plan(soc: SoC, manifest: Manifest) -> Plan:
         if entry.kind == "content" and entry.content is not None:  # as the link stores it (the AT shell: CRLF)
             entry = replace(entry, sha256=soc.stored_sha256(entry.content))
         found = listed.get((tag, int(kind)))
-        action, reason = _diff(entry, found, lambda t=tag, k=kind: soc.read_credential(t, k), manifest, slots)
+        if entry.generator == "keygen":
+            action, reason = plan_keygen.diff(entry, listed)
+        else:
+            action, reason = _diff(entry, found, lambda t=tag, k=kind: soc.read_credential(t, k), manifest, slots)
         steps.append(Step(tag, kind, action, reason, found.sha256 if found else None, entry.sha256, entry,
                           _nrf_cloud(tag, action)))
     return Plan(soc.port, imei, sorted(steps, key=_order))
@@ -210,11 +214,14 @@ def make_plan(soc: SoC, manifest: Manifest) -> Plan:
 
 # ------------------------------------------------------------ apply
 
-def _do(soc: SoC, step: Step, manifest: Manifest, imei: str) -> None:
+def _do(soc: SoC, step: Step, manifest: Manifest, imei: str) -> list[str]:
+    """Carry out one step; returns the files written on the host (a made key's CSR), if any."""
     entry = step.entry
+    if entry is not None and entry.generator == "keygen":
+        return plan_keygen.make(soc, entry, imei)
     if step.action == Action.DELETE:
         soc.delete_credential(step.sec_tag, step.cred_type)
-    elif entry is not None and entry.kind == "generate":
+    elif entry is not None and entry.generator == "psk":
         identity = generated_identity(manifest.for_imei(imei), entry)
         if manifest.psk_file is None or identity is None:  # load() refuses such manifests; a hand-made one may not
             raise ValidationError(f"{step.slot_name}: a generated PSK needs psk_file and the tag's identity")
@@ -225,6 +232,7 @@ def _do(soc: SoC, step: Step, manifest: Manifest, imei: str) -> None:
         soc.write_credential(step.sec_tag, step.cred_type, entry.content, entry.passwd)
     else:
         raise ValidationError(f"{step.slot_name}: nothing to write")
+    return []
 
 
 def apply_plan(soc: SoC, plan: Plan, manifest: Manifest,
@@ -247,7 +255,7 @@ def apply_plan(soc: SoC, plan: Plan, manifest: Manifest,
             offline = True
             for step in plan.changes:
                 try:
-                    _do(soc, step, manifest, imei)
+                    result.files.extend(_do(soc, step, manifest, imei))
                 except ATError as exc:
                     result.failed, result.error = step, exc
                     break

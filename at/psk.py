@@ -41,7 +41,8 @@ class Provisioned:
     """The outcome for one kit. `psk` is only for callers that asked to see it.
 
     `settled` tells what became of an unfinished update left by an earlier run ("kept": the kit
-    held it and it became the entry; "dropped": it did not), None when there was none.
+    held it and it became the entry; "dropped": it did not), None when there was none. `warning`
+    says what a failed kit left in the psk_file (also on the error, as its `pending_note`).
     """
 
     port: str
@@ -51,6 +52,7 @@ class Provisioned:
     psk: Optional[str] = None
     error: Optional[BaseException] = None
     settled: Optional[str] = None
+    warning: Optional[str] = None  # what a failure left behind (a pending line), for the caller to show
 
     @property
     def ok(self) -> bool:
@@ -131,8 +133,8 @@ def provision_psk(soc: SoC, *, sec_tag: int = DEFAULT_SEC_TAG, psk_file: PathLik
         # The modem refused or answered oddly: ask it what it holds and settle now. After a lost
         # link or a timeout, asking would only wait again: the pending line waits for the next run.
         if isinstance(exc, (ATTimeoutError, PortError)) or not _settle_quietly(soc, book, sec_tag, result.identity):
-            log.warning("%s: the psk_file keeps a pending line for %s; the next run on this kit settles it",
-                        soc.port, result.identity)
+            exc.pending_note = (f"the psk_file keeps a pending line for {result.identity}; "  # type: ignore[attr-defined]
+                                "the next run on this kit settles it")
         raise
     try:
         book.commit(result.identity, psk)
@@ -164,7 +166,8 @@ def provision_ports(ports: list[str], *, open_soc: Callable[[str], SoC], **optio
             with open_soc(port) as soc:
                 return provision_psk(soc, checked=True, **options)  # type: ignore[arg-type]
         except Exception as exc:  # reported per kit, never raised past the others
-            return Provisioned(port=port, sec_tag=int(options.get("sec_tag", DEFAULT_SEC_TAG)), error=exc)
+            return Provisioned(port=port, sec_tag=int(options.get("sec_tag", DEFAULT_SEC_TAG)), error=exc,
+                               warning=getattr(exc, "pending_note", None))
 
     if len(ports) == 1:
         return [one(ports[0])]

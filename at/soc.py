@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from typing import TYPE_CHECKING, Iterator, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
-from . import credentials, protocol
+from . import cmng, credentials, protocol
+from .cmng import Credential
 from .credentials import CredType
-from .errors import ATError, CMEError, CommandError, Interrupted, ProtocolError, ValidationError, VerificationError
+from .errors import ATError, CMEError, CommandError, Interrupted, ProtocolError, ValidationError
 from .link import Response, Trace, open_link, stored
 
 if TYPE_CHECKING:
@@ -32,22 +33,6 @@ CFUN_MODES = frozenset({0, 1, 2, 4, 20, 21, 30, 31, 40, 41, 44})
 CFUN_INACTIVE_MODES = frozenset({CFUN_MODE_POWER_OFF, CFUN_MODE_OFFLINE, CFUN_MODE_OFFLINE_KEEP_UICC})
 
 DEFAULT_TIMEOUT = 10.0
-
-
-class Credential(NamedTuple):
-    """One stored credential as listed by the modem.
-
-    `sha256` is None where the firmware printed an all-zero placeholder. Indexable
-    like the original library's `[sec_tag, cred_type, sha]` lists.
-    """
-
-    sec_tag: int
-    cred_type: int
-    sha256: Optional[str]
-
-    @property
-    def type_name(self) -> str:
-        return credentials.type_name(self.cred_type)
 
 
 class SoC:
@@ -237,89 +222,32 @@ class SoC:
 
     def list_credentials(self, sec_tag: Optional[int] = None,
                          cred_type: Optional[int] = None) -> list[Credential]:
-        """Credentials stored, optionally filtered by sec_tag and/or type.
-
-        A type filter without a tag is applied here (the modem needs a tag for it).
-        """
-        if sec_tag is not None:
-            credentials.check_sec_tag(sec_tag, writing=False)
-        if cred_type is not None:
-            credentials.check_cred_type(cred_type)
-        if sec_tag is None:
-            command = protocol.build("%CMNG", 1)
-        else:
-            command = protocol.build("%CMNG", 1, sec_tag, None if cred_type is None else int(cred_type))
-        found = [self._parse_listed(line) for line in self.command(command)
-                 if line.upper().startswith("%CMNG:")]
-        if cred_type is not None:
-            found = [cred for cred in found if cred.cred_type == int(cred_type)]
-        return found
-
-    @staticmethod
-    def _parse_listed(line: str) -> Credential:
-        try:
-            tag, kind, sha = protocol.info_params(line, "%CMNG")[:3]
-        except ValueError:
-            raise ProtocolError(f"cannot parse a %CMNG list line: {line[:80]!r}") from None
-        if not isinstance(tag, int) or not isinstance(kind, int) or not isinstance(sha, str):
-            raise ProtocolError(f"cannot parse a %CMNG list line: {line[:80]!r}")
-        sha = sha.upper()
-        return Credential(tag, kind, None if sha == protocol.ZERO_SHA else sha)
+        """Credentials stored, optionally filtered by sec_tag and/or type. See `at.cmng`."""
+        return cmng.list_credentials(self, sec_tag, cred_type)
 
     def read_credential(self, sec_tag: int, cred_type: int) -> str:
         """The content exactly as stored (PEM newlines included). Types 0 and 4 only."""
-        credentials.check_sec_tag(sec_tag, writing=False)
-        kind = credentials.check_readable(cred_type)
-        command = protocol.build("%CMNG", 2, sec_tag, int(kind))
-        for line in self.command(command):
-            if not line.upper().startswith("%CMNG:"):
-                continue
-            try:
-                params = protocol.info_params(line, "%CMNG")
-            except ValueError:
-                raise ProtocolError("the %CMNG read response is cut off or malformed") from None
-            if len(params) < 4 or params[:2] != [sec_tag, int(kind)] or not isinstance(params[3], str):
-                raise ProtocolError(f"unexpected %CMNG read response for sec_tag {sec_tag} type {int(kind)}")
-            return params[3]
-        raise ProtocolError(f"{command} answered OK without content")
+        return cmng.read_credential(self, sec_tag, cred_type)
 
-    def write_credential(self, sec_tag: int, cred_type: int, content: Union[str, bytes],
+    def write_credential(self, sec_tag: int, cred_type: int, content: Union[str, bytes, credentials.Prepared],
                          passwd: Optional[str] = None, verify: bool = True) -> Credential:
         """Validate, write, and (by default) verify by SHA-256 from the list output.
+
+        `content` is text or bytes, validated here, or a `credentials.Prepared` from
+        `at.credentials.prepare()`, validated already and taken as-is.
 
         Returns the credential as now listed. Raises `ValidationError` before
         sending anything that the modem would refuse or mangle, `CMEError` when the
         modem refuses, and `VerificationError` when the stored hash differs.
         """
-        credentials.check_sec_tag(sec_tag, writing=True)
-        text = credentials.prepare_content(cred_type, content, passwd)
-        command = protocol.build("%CMNG", 0, sec_tag, int(cred_type), text, passwd)
-        stored.check_command(self._link, command)
-        self.command(command)
-        expected = self.stored_sha256(text)  # the AT shell stores line breaks as CR LF
-        self.stored_note = stored.stored_note(self._link, sec_tag, int(cred_type), text)
-        if not verify:
-            return Credential(sec_tag, int(cred_type), expected)
-        listed = self.list_credentials(sec_tag, cred_type)
-        if not listed:
-            raise VerificationError(f"the modem answered OK, but sec_tag {sec_tag} type {int(cred_type)} "
-                                    "is not listed afterwards")
-        found = listed[0]
-        if found.sha256 is not None and found.sha256 != expected:
-            self.stored_note = None
-            raise VerificationError(stored.explain_mismatch(self._link, sec_tag, int(cred_type), text, found.sha256) or
-                f"sec_tag {sec_tag} type {int(cred_type)} was stored with SHA-256 {found.sha256}, but what "
-                f"was sent hashes to {expected}: the link or the firmware altered it; write it again")
-        return found
+        return cmng.write_credential(self, sec_tag, cred_type, content, passwd, verify)
 
     def stored_sha256(self, text: str) -> str:
         """The SHA-256 the modem lists for `text` written over this link (the AT shell: CRLF line endings)."""
         return protocol.sha256_hex(stored.stored_form(self._link, text))
 
     def delete_credential(self, sec_tag: int, cred_type: int) -> None:
-        credentials.check_sec_tag(sec_tag, writing=True)
-        kind = credentials.check_cred_type(cred_type)
-        self.command(protocol.build("%CMNG", 3, sec_tag, int(kind)))
+        cmng.delete_credential(self, sec_tag, cred_type)
 
     # ------------------------------------------------------------ keys born in the modem
 

@@ -150,3 +150,57 @@ def test_progress_shows_on_a_terminal_only(monkeypatch, capsys):
     console.progress("flashing: Programming", 50.0)
     console.progress("done", None)
     assert "flashing: Programming:  50%" in capsys.readouterr().err
+
+
+def _into_closed_pipe(tmp_path, *args, stderr_closed=False):
+    """Run the real cmng with stdout (or stderr) a pipe whose reader has already gone, as `| head` leaves it."""
+    import subprocess
+
+    from tests.conftest import script
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        other = subprocess.PIPE
+        proc = subprocess.run([script("cmng"), *args], stdout=other if stderr_closed else write_end,
+                              stderr=write_end if stderr_closed else other, timeout=60, cwd=tmp_path)
+    finally:
+        os.close(write_end)
+    return proc.returncode, (proc.stdout if stderr_closed else proc.stderr).decode()
+
+
+@pytest.mark.parametrize("args, code", [
+    (["keygen", "sim://kit1?state=memory", "--sec_tag", "44", "--json"], codes.EXIT_OK),
+    (["keygen", "sim://kit1?state=memory", "--sec_tag", "44", "--json", "-o", "."], codes.EXIT_VALIDATION),
+    (["query", "sim://kit1?state=memory", "AT+BOGUS", "--json"], codes.EXIT_MODEM),
+    (["query", "sim://kit1?state=memory", "AT+CGSN=1"], codes.EXIT_OK),
+    (["read", "sim://kit1?state=memory", "--sec_tag", "16842753", "--cred_type", "0"], codes.EXIT_OK),
+    (["list", "sim://kit1?state=memory", "--json"], codes.EXIT_OK),
+    (["--help"], codes.EXIT_OK),
+])
+def test_a_closed_stdout_pipe_is_never_a_traceback(tmp_path, args, code):
+    returncode, err = _into_closed_pipe(tmp_path, *args)
+    assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err, err
+    assert returncode == code, err
+
+
+def test_a_closed_stderr_pipe_keeps_the_exit_code(tmp_path):
+    returncode, out = _into_closed_pipe(tmp_path, "query", "sim://kit1?state=memory", "AT+BOGUS", "--json",
+                                        stderr_closed=True)
+    assert returncode == codes.EXIT_MODEM
+    assert json.loads(out)["exit_code"] == codes.EXIT_MODEM
+
+
+@pytest.mark.parametrize("where, says", [
+    ("file", "the state option names {state}, a file: give a folder"),
+    ("file/below", "cannot create the state folder {state}: Not a directory"),
+])
+def test_a_sim_state_that_is_not_a_folder_is_one_line_and_exit_6(tmp_path, where, says):
+    (tmp_path / "file").write_text("not a folder")
+    state = tmp_path / where
+    proc = run_cmng("list", f"sim://kit1?state={state}")
+    line = one_error(proc)
+    assert proc.returncode == codes.EXIT_PORT
+    assert line.startswith(f"cmng: error: cannot open sim://kit1?state={state}: " + says.format(state=state)), line
+    assert "Errno" not in line and line.count("sim://kit1") == 1
+    assert (tmp_path / "file").read_text() == "not a folder"

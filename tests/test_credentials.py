@@ -102,3 +102,36 @@ def test_sec_tag_range(tag, writing, ok):
 def test_unreadable_types_are_refused(kind):
     with pytest.raises(ValidationError, match="cannot be read back"):
         credentials.check_readable(kind)
+
+
+def test_prepared_content_is_made_only_by_prepare_and_never_shows_a_secret():
+    prepared = credentials.prepare(2, KEY)
+    assert prepared.text == credentials.prepare_content(2, KEY) and prepared.cred_type == 2
+    assert "BEGIN" not in repr(prepared) and prepared.text[40:80] not in repr(prepared)
+    with pytest.raises(TypeError):
+        credentials.Prepared(credentials.CredType.CLIENT_PRIVATE_KEY, "not checked")
+    assert credentials.prepared_text(2, prepared) == prepared.text
+    with pytest.raises(ValidationError, match="prepared as a client private key"):
+        credentials.prepared_text(0, prepared)
+    with pytest.raises(ValidationError, match="different password"):
+        credentials.prepared_text(2, prepared, "pw")
+
+
+def test_cmng_write_validates_the_content_once(mem_url, tmp_path, monkeypatch):
+    from at import cli
+
+    checked = []
+    original = credentials._check_certificates
+    monkeypatch.setattr(credentials, "_check_certificates", lambda *a: (checked.append(a), original(*a)))
+    path = tmp_path / "ca.pem"
+    path.write_text(CERT)
+    assert cli.main(["write", mem_url, "--sec_tag", "42", "--cred_type", "0", "--content_path", str(path)]) == 0
+    assert len(checked) == 1
+    # a library caller's raw text is still validated by the write itself
+    import at
+
+    with at.SoC(mem_url) as soc:
+        soc.write_credential(43, 0, CERT)
+        with pytest.raises(ValidationError):
+            soc.write_credential(44, 0, "not a certificate")
+    assert len(checked) == 3

@@ -194,7 +194,12 @@ def test_toml_syntax_error_names_its_line(tmp_path):
     ('[tag.5.ca]\nabsent = true\npath = "x"', ":2: sec_tag 5 ca needs exactly one of content, path, template, "
                                               "sha256, absent, generate, not path and absent"),
     ("[tag.5.ca]", ":2: sec_tag 5 ca needs exactly one of"),
-    ('[tag.5.client_key]\ngenerate = "keygen"', 'generate = "keygen" is not yet supported'),
+    ('[tag.5.ca]\ngenerate = "keygen"', 'generate = "keygen" makes the key in the modem: put it under client_key'),
+    ('[tag.5.client_key]\ngenerate = "keygen"\nca_cert = "ca.pem"', "ca_cert and ca_key go together"),
+    ('[tag.5.client_key]\ngenerate = "keygen"\ndays = 3', "days is for the certificate the CA signs"),
+    ('[tag.5.client_key]\ngenerate = "keygen"\ncsr = "{uuid}.pem"', "csr must be a file name; {imei} and"),
+    ('[tag.5.client_key]\ngenerate = "keygen"\nca_cert = "no.pem"\nca_key = "no.key"', "no.pem"),
+    ('[tag.5.client_key]\nsha256 = "' + "A" * 64 + '"\ncsr = "x.pem"', ':4: csr belongs only to generate = "keygen"'),
     ('[tag.5.identity]\ngenerate = "psk"', 'generate = "psk" makes a PSK: put it under psk'),
     ('[tag.5.identity]\ngenerate = "uuid"', "generate must be one of psk, keygen"),
     ('[tag.5.psk]\ngenerate = "psk"', ':3: sec_tag 5 psk: generate = "psk" needs the identity of sec_tag 5'),
@@ -286,8 +291,27 @@ def test_the_readme_manifest_loads(tmp_path):
     example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "ca.pem").write_text(CA)
     m = manifest.loads(example, tmp_path, "README")
-    assert sorted((t, int(k)) for t, k in m.entries) == [(7, 2), (42, 0), (1234, 0), (1234, 3), (1234, 4)]
+    assert sorted((t, int(k)) for t, k in m.entries) == [(7, 2), (42, 0), (44, 2), (1234, 0), (1234, 3), (1234, 4)]
     assert m.for_imei(IMEI)[(1234, CredType.PSK_IDENTITY)].content == "gateway-1"
     table = readme.split("| field | where | meaning |", 1)[1].split("\n\n", 1)[0]
-    for field in manifest.KINDS + ("passwd", "bytes") + manifest.TOP_FIELDS[:2] + manifest.SOURCE_FIELDS:
+    for field in (manifest.KINDS + ("passwd", "bytes") + manifest.KEYGEN_FIELDS + manifest.TOP_FIELDS[:2]
+                  + manifest.SOURCE_FIELDS):
         assert f"`{field}" in table, field  # every field is documented
+
+
+def test_a_keygen_slot_survives_save_and_load(tmp_path):
+    from at import ca
+
+    ca.create(tmp_path / "ca")
+    text = ('version = 1\n[tag.44.client_key]\ngenerate = "keygen"\ncsr = "out/{imei}.pem"\n'
+            'ca_cert = "ca/ca.pem"\nca_key = "ca/ca.key"\ndays = 30\ncn = "imei"\n'
+            '[tag.45.client_key]\ngenerate = "keygen"\n')
+    first = manifest.loads(text, tmp_path)
+    again = manifest.loads(manifest.dumps(first, tmp_path), tmp_path)
+    for tag in (44, 45):
+        slot = (tag, CredType.CLIENT_PRIVATE_KEY)
+        assert again.entries[slot].keygen == first.entries[slot].keygen
+    spec = again.entries[(44, CredType.CLIENT_PRIVATE_KEY)].keygen
+    assert (spec.days, spec.cn, spec.ca_cert, spec.ca is not None) == (30, "imei", tmp_path / "ca" / "ca.pem", True)
+    assert spec.csr_path(IMEI, 44) == tmp_path / "out" / f"{IMEI}.pem"
+    assert "csr" not in manifest.dumps(first, tmp_path).split("[tag.45.client_key]")[1]

@@ -267,5 +267,8 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "sec_tag 1234 psk write" in out and "sec_tag 7 client_key warn" in out
-    assert out.rstrip().endswith("3 change(s) applied")  # ca, identity, psk; tag 42 is already empty
+    assert out.rstrip().endswith("4 change(s) applied")  # ca, identity, psk, the key made at 44; 42 is already empty
+    assert "sec_tag 44 client_key write empty: the modem will make a key" in out
+    csr = [p.name for p in tmp_path.glob("*.44.csr.pem")]
+    assert len(csr) == 1  # the new key's CSR, beside the manifest
     assert "nrf-" in (tmp_path / "psk_file.txt").read_text()

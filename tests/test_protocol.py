@@ -114,3 +114,11 @@ def test_redact_and_classify_never_crash_on_noise(data):
     for line in LineSplitter().feed(data + b"\r\n"):
         classify(line, "AT%CMNG=1")
         protocol.redact(line)
+
+
+def test_command_building_moved_to_at_commands_stays_reachable_from_protocol():
+    from at import commands
+
+    for name in ("build", "quote", "check_command", "check_length", "encode_command", "redact",
+                 "has_unquoted_break", "AT_HOST_BUFFER", "MAX_COMMAND_LEN", "TERMINATOR", "SECRET_CMNG_TYPES"):
+        assert getattr(protocol, name) is getattr(commands, name)

@@ -274,6 +274,15 @@ def test_a_kit_lost_mid_write_leaves_a_pending_line_the_next_run_settles(name, t
     lost = run_cmng("psk", f"sim://{name}?disconnect_after=150", "--psk_file", str(path))
     assert lost.returncode == 6, lost.stderr  # the port went away
     assert b"pending line" in lost.stderr and b"Traceback" not in lost.stderr
+    noted = [line for line in lost.stderr.decode().splitlines() if "pending line" in line]
+    assert noted == [f"cmng: warning: sim://{name}?disconnect_after=150: the psk_file keeps a pending line for "
+                     f"{identity}; the next run on this kit settles it"], lost.stderr
+    # the same failure with a psk_file of its own (no earlier pending line to settle first), as JSON and as a library
+    as_json = run_cmng("psk", f"sim://{name}?disconnect_after=150", "--psk_file", str(tmp_path / "j.txt"), "--json")
+    assert json.loads(as_json.stdout)["results"][0]["warning"].startswith("the psk_file keeps a pending line")
+    library = psk.provision_ports([f"sim://{name}?disconnect_after=150"], open_soc=at.SoC,
+                                  psk_file=tmp_path / "lib.txt")
+    assert library[0].warning == json.loads(as_json.stdout)["results"][0]["warning"] and not library[0].ok
     book = pskfile.PskFile(path)
     assert identity in book.pending() and book.entries()[identity] == old
     again = run_cmng("psk", f"sim://{name}", "--psk_file", str(path), "--json")

@@ -242,3 +242,12 @@ def test_urcs_with_latency_do_not_make_the_modem_deaf(name):
         for _ in range(3):
             assert len(soc.list_credentials()) == 6
         assert device.devices[name].commands[-1] == "AT%CMNG=1"
+
+
+def test_cmng_operations_live_in_at_cmng_and_keep_the_soc_api():
+    import at
+    from at import cmng, soc
+
+    assert at.Credential is soc.Credential is cmng.Credential
+    for name in ("list_credentials", "read_credential", "write_credential", "delete_credential"):
+        assert callable(getattr(at.SoC, name))

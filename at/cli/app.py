@@ -13,7 +13,7 @@ from typing import Optional
 from .. import __version__
 from ..errors import ATError
 from . import legacy
-from .console import Console
+from .console import Console, silence
 from .context import Context
 from .exitcodes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VALIDATION, UsageError, exit_code_for, table_text
 from .table import COMMANDS
@@ -102,7 +102,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     except UnicodeError as exc:  # text from argv or a file the modem's ASCII cannot carry
         console.failure(f"text cannot be sent to the modem: {exc}", EXIT_VALIDATION)
         return EXIT_VALIDATION
-    except BrokenPipeError:
+    except BrokenPipeError:  # e.g. --help into '| head': what was wanted went out
+        silence(sys.stdout)
         return EXIT_OK
     except Exception as exc:  # a bug: one line, the traceback only with -v
         if "-v" in argv or "--verbose" in argv:

@@ -89,7 +89,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         doc = {"port": o.port, "mode": con.modes.get(o.port),
                "ok": o.ok, "imei": r.imei if r else None, "identity": r.identity if r else None,
                "sec_tag": args.sec_tag, "error": None if o.ok else str(o.error),
-               "exit_code": EXIT_OK if o.ok else exit_code_for(o.error)}  # type: ignore[arg-type]
+               "exit_code": EXIT_OK if o.ok else exit_code_for(o.error),  # type: ignore[arg-type]
+               "warning": getattr(o.error, "pending_note", None)}
         if args.show_psk and o.ok:
             doc["psk"] = r.psk
         docs.append(doc)
@@ -106,6 +107,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     con.result({"psk_file": str(args.psk_file), "results": docs, "exit_code": code}, con.table(rows, header))
     for o in failed:
         con.error(f"{o.port}: {o.error}")
+        if getattr(o.error, "pending_note", None):
+            con.warn(f"{o.port}: {o.error.pending_note}")  # type: ignore[union-attr]
     if failed and len(outcomes) > 1:
         con.note(f"{len(failed)} of {len(outcomes)} kits failed; the others are provisioned and recorded in "
                  f"{args.psk_file}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 import stat
-import sys
 
 from .. import credentials
 from ..errors import ValidationError
@@ -69,6 +68,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if con.json_mode:
         con.result(doc, None)
     elif target is None:
-        sys.stdout.write(content)
-        sys.stdout.flush()
+        con.out(content)
     return EXIT_OK

@@ -70,14 +70,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     content = read_content(args, ctx)
     # refuse bad content before any port is opened or kit flashed
     credentials.check_sec_tag(args.sec_tag, writing=True)
-    prepared = credentials.prepare_content(args.cred_type, content, args.passwd)  # exactly what the modem stores
+    prepared = credentials.prepare(args.cred_type, content, args.passwd)  # validated once: the write takes it as-is
     con = ctx.console
 
     def work(soc):  # noqa: ANN001
         if args.sec_tag == credentials.NRF_CLOUD_SEC_TAG and soc.list_credentials(args.sec_tag, args.cred_type):
             nrf_cloud_warning(args.sec_tag, con, "overwriting")
         with writable(soc, args, con):
-            stored = soc.write_credential(args.sec_tag, args.cred_type, content, args.passwd, verify=args.verify)
+            stored = soc.write_credential(args.sec_tag, args.cred_type, prepared, args.passwd, verify=args.verify)
             return soc.port, stored, soc.stored_note
 
     port, stored, stored_note = ctx.run_on_soc(work)
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     compared = args.verify and stored.sha256 is not None
     if args.verify and not compared:
         con.note("this firmware reports all-zero SHA-256 hashes, so the write cannot be verified (verified: false)")
-    sha = stored.sha256 or sha256_hex(prepared)  # firmware without hashes: the hash of what was sent
+    sha = stored.sha256 or sha256_hex(prepared.text)  # firmware without hashes: the hash of what was sent
     con.result({"port": port, "written": {**written, "sha256": sha}, "verified": compared},
                f"wrote sec_tag {stored.sec_tag} type {stored.cred_type} ({stored.type_name}), SHA-256 {sha}"
                + (" verified" if compared else " (not verified)"))

@@ -2,9 +2,34 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any, Optional, TextIO
+
+
+def silence(stream: TextIO) -> None:
+    """Point a stream whose reader went away (`| head`) at /dev/null, so nothing later fails on it.
+
+    Python's own advice for SIGPIPE: without it the flush at exit raises BrokenPipeError again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # a stream without a descriptor (a test's capture)
+        pass
+
+
+def emit(stream: TextIO, text: str) -> bool:
+    """Write and flush `text`; False (and the stream silenced) when its reader has closed the pipe."""
+    try:
+        stream.write(text)
+        stream.flush()
+        return True
+    except BrokenPipeError:
+        silence(stream)
+        return False
 
 
 class Console:
@@ -26,19 +51,19 @@ class Console:
     # messages -----------------------------------------------------------------
     def note(self, message: str) -> None:
         self._close_bar()
-        print(f"cmng: {message}", file=sys.stderr, flush=True)
+        emit(sys.stderr, f"cmng: {message}\n")
 
     def warn(self, message: str) -> None:
         self._close_bar()
-        print(f"cmng: warning: {message}", file=sys.stderr, flush=True)
+        emit(sys.stderr, f"cmng: warning: {message}\n")
 
     def error(self, message: str) -> None:
         self._close_bar()
-        print(f"cmng: error: {message}", file=sys.stderr, flush=True)
+        emit(sys.stderr, f"cmng: error: {message}\n")
 
     def trace(self, direction: str, text: str) -> None:
-        for index, line in enumerate(text.split("\n")):
-            print(f"{direction if index == 0 else ' '} {line}", file=sys.stderr)
+        for index, line in enumerate(text.split("\n")):  # a write per line, as a line-buffered stderr did
+            emit(sys.stderr, f"{direction if index == 0 else ' '} {line}\n")
 
     # progress -------------------------------------------------------------------
     @property
@@ -83,8 +108,11 @@ class Console:
         if self.json_mode:
             self._dump(document)
         elif text:
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
-            sys.stdout.flush()
+            self.out(text if text.endswith("\n") else text + "\n")
+
+    def out(self, text: str) -> None:
+        """Exactly `text` on stdout; a reader that stopped early (`| head`) is not an error."""
+        emit(sys.stdout, text)
 
     def failure(self, message: str, exit_code: int, **fields: Any) -> None:
         """One `cmng: error:` line, and in --json mode the one document (unless a result went out already)."""
@@ -94,10 +122,8 @@ class Console:
             self._dump({**self.partial, "error": error, "exit_code": exit_code})
 
     def _dump(self, document: dict) -> None:
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        sys.stdout.flush()
         self.printed = True
+        self.out(json.dumps(document, indent=2) + "\n")
 
     @staticmethod
     def table(rows: list[list[str]], header: list[str]) -> str:

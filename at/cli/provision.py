@@ -188,6 +188,8 @@ def _plan_and_apply(args: argparse.Namespace, ctx: Context, manifest: Manifest, 
                 s.as_dict() for s in outcome.value.steps  # type: ignore[union-attr]
                 if s.action == Action.WARN and s.entry is not None and s.entry.kind == "sha256"]
             rows.append([outcome.port, applied.state if applied.ok else "FAILED: " + applied.state])
+            for path in applied.files:
+                con.note(f"{outcome.port}: wrote {path}")
             if not applied.ok:
                 con.error(f"{outcome.port}: {applied.state}")
         else:

@@ -10,7 +10,11 @@ WRITE_CHUNK = 64
 # How long one blocking read may wait before a deadline is checked again.
 POLL = 0.1
 
-SERIAL_ERRORS = (serial.SerialException, OSError, ValueError)
+try:  # pyserial's POSIX calls (tcflush, tcgetattr) on a port that vanished raise termios.error (EIO), not OSError
+    from termios import error as _TermiosError
+except ImportError:  # Windows
+    _TermiosError = OSError
+SERIAL_ERRORS = (serial.SerialException, OSError, ValueError, _TermiosError)
 
 
 def open_serial(port: str, baudrate: int, exclusive: bool = True) -> serial.SerialBase:
@@ -30,10 +34,12 @@ def open_serial(port: str, baudrate: int, exclusive: bool = True) -> serial.Seri
 
 def open_hint(port: str, exc: Exception) -> str:
     """One line that says why `port` did not open and what to do."""
-    text = str(exc)
+    text = str(exc).removeprefix(f"could not open port {port}: ")  # pyserial's own prefix would repeat the port
     low = text.lower()
     if "protocol" in low and "not known" in low:
         return f"cannot open {port}: unknown URL scheme ({text}); sim:// ports need 'import at' first"
+    if port.lower().startswith("sim://"):  # the simulator's own message names its option and the fix
+        return f"cannot open {port}: {text}"
     if "busy" in low or "lock" in low or "access is denied" in low or "exclusively" in low:
         return f"cannot open {port}: the port is busy; close the program using it (a terminal, ModemManager) and retry"
     if "permission" in low:

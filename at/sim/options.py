@@ -127,6 +127,25 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
 }
 
 
+# What each parser accepts, as the README table shows it.
+_VALUE_FORMS: dict[Callable[[str], object], str] = {
+    _flag: "1 or 0", _flavour: " or ".join(sorted(FLAVOURS)), _mfw: "mfw_nrf91x1_2.0.2, mfw_nrf9160_1.3.5, ...",
+    _cmee: "0 or 1", _termination: " or ".join(TERMINATIONS), _positive_int: "N > 0", _seconds: "seconds",
+}
+
+
+def markdown_table() -> str:
+    """Every option as a Markdown table, the one in the README's simulator section (a test keeps them equal).
+
+    Regenerate with `python -c "from at.sim.options import markdown_table; print(markdown_table())"`.
+    """
+    rows = ["| URL query (`sim://NAME?...`) | `nrf91-sim` flag | value | what it does |", "|---|---|---|---|"]
+    for name, (parser, _, _, text) in OPTIONS.items():
+        value = _VALUE_FORMS.get(parser) or {"state": "'memory' or a folder"}.get(name, "a command prefix, e.g. AT%CMNG")
+        rows.append(f"| `{name}=` | `--{name.replace('_', '-')}` | {value} | {text.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
+
+
 @dataclass
 class SimOptions:
     modem: ModemOptions = field(default_factory=ModemOptions)

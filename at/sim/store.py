@@ -84,7 +84,14 @@ class FileStore(Store):
     def __init__(self, directory: Path, name: str, factory: Factory) -> None:
         self.path = Path(directory) / f"{name}.json"
         self._factory = factory
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise ValueError(f"the state option names {directory}, a file: give a folder (the state is kept in "
+                             f"FOLDER/{name}.json) or state=memory")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cannot create the state folder {directory}: {exc.strerror or exc}; give a folder you "
+                             "can write, or state=memory") from None
         with self._change():  # creates the factory state on first use
             pass
 
