@@ -131,7 +131,9 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
 _VALUE_FORMS: dict[Callable[[str], object], str] = {
     _flag: "1 or 0", _flavour: " or ".join(sorted(FLAVOURS)), _mfw: "mfw_nrf91x1_2.0.2, mfw_nrf9160_1.3.5, ...",
     _cmee: "0 or 1", _termination: " or ".join(TERMINATIONS), _positive_int: "N > 0", _seconds: "seconds",
+    _app: "at_client or shell", _prompt: "uart or mosh", _buffer_size: "bytes", int: "N",
 }
+_VALUE_BY_NAME = {"state": "'memory' or a folder", "fail": "a command prefix, e.g. AT%CMNG"}
 
 
 def markdown_table() -> str:
@@ -141,7 +143,7 @@ def markdown_table() -> str:
     """
     rows = ["| URL query (`sim://NAME?...`) | `nrf91-sim` flag | value | what it does |", "|---|---|---|---|"]
     for name, (parser, _, _, text) in OPTIONS.items():
-        value = _VALUE_FORMS.get(parser) or {"state": "'memory' or a folder"}.get(name, "a command prefix, e.g. AT%CMNG")
+        value = _VALUE_FORMS.get(parser) or _VALUE_BY_NAME.get(name, "text")
         rows.append(f"| `{name}=` | `--{name.replace('_', '-')}` | {value} | {text.replace('|', '/')} |")
     return "\n".join(rows) + "\n"
 
