@@ -46,6 +46,19 @@ if "at.sim" not in _serial.protocol_handler_packages:
 
 __version__ = "1.0.0"
 
+# Submodules a user reaches as `at.psk`, `at.ports`, ... after a plain `import at`; imported on first use,
+# so `import at` stays light (no cryptography, pynrfjprog or the simulator until needed).
+_SUBMODULES = frozenset({"cli", "credentials", "errors", "files", "flashing", "ports", "programmer", "protocol",
+                         "psk", "pskfile", "sim", "soc", "transport"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "SoC", "Credential", "CredType",
     "CRED_TYPE_ROOT_CA", "CRED_TYPE_CLIENT_CERT", "CRED_TYPE_CLIENT_PRIVATE_KEY", "CRED_TYPE_PSK",

@@ -111,9 +111,10 @@ def check_passwd(passwd: Optional[str], cred_type: int) -> Optional[str]:
     if passwd is None:
         return None
     if cred_type != CredType.CLIENT_PRIVATE_KEY:
-        raise ValidationError("a password is only used with an encrypted private key (type 2): drop --passwd")
+        raise ValidationError("a password (passwd) is only used with an encrypted private key (type 2): "
+                              "give none for this type")
     if not passwd:
-        raise ValidationError("the password is empty: give the key's password, or drop --passwd")
+        raise ValidationError("the password (passwd) is empty: give the key's password, or none")
     if len(passwd) > PASSWD_MAX_LEN:
         raise ValidationError(f"the password has {len(passwd)} characters; the modem takes at most {PASSWD_MAX_LEN}")
     _check_wire_text(passwd, "the password")
@@ -171,9 +172,11 @@ def prepare_content(cred_type: int, content: Union[str, bytes], passwd: Optional
     text = _as_text(content)
     if kind in (CredType.ROOT_CA, CredType.CLIENT_CERT, CredType.CLIENT_PRIVATE_KEY):
         text = normalise_pem(text)
+    elif kind == CredType.PSK:  # hex as 'xxd -p' prints it: split over lines, surrounding whitespace
+        text = "".join(line.strip() for line in text.lstrip("\ufeff").splitlines())
     else:
         text = text.lstrip("\ufeff").rstrip("\r\n")
-    if not text.strip():
+    if not (text if kind == CredType.PSK_IDENTITY else text.strip()):  # an identity of spaces is printable ASCII
         raise ValidationError(f"the {type_name(kind)} is empty: the modem refuses empty content")
     _check_wire_text(text, f"the {type_name(kind)}")
     if kind in (CredType.ROOT_CA, CredType.CLIENT_CERT):
@@ -194,6 +197,10 @@ def _check_certificates(text: str, kind: CredType) -> None:
         hint = " (this looks like a private key: use type 2)" if "PRIVATE KEY-----" in text else ""
         raise ValidationError(f"the {type_name(kind)} is not a PEM certificate: no "
                               f"'-----BEGIN CERTIFICATE-----' line{hint}")
+    others = sorted({label for label in _pem_labels(text) if label != "CERTIFICATE"})
+    if others:
+        raise ValidationError(f"the {type_name(kind)} holds a {others[0]} block besides certificates: a "
+                              "certificate slot holds CERTIFICATE blocks only (a private key goes in type 2)")
     try:
         x509.load_pem_x509_certificates(text.encode("ascii"))
     except ValueError as exc:
@@ -207,20 +214,30 @@ def _check_private_key(text: str, passwd: Optional[str]) -> None:
     if "PRIVATE KEY-----" not in text:
         raise ValidationError("the client private key is not a PEM private key: no "
                               "'-----BEGIN ... PRIVATE KEY-----' line")
+    labels = _pem_labels(text)
+    if len(labels) != 1 or not labels[0].endswith("PRIVATE KEY"):
+        raise ValidationError(f"the client private key holds {len(labels)} PEM blocks ({', '.join(labels)}): "
+                              "type 2 takes exactly one private key block")
     try:
         serialization.load_pem_private_key(text.encode("ascii"), password=passwd.encode() if passwd else None)
     except TypeError as exc:
         if "not encrypted" in str(exc):
-            raise ValidationError("the private key is not encrypted: drop --passwd") from None
-        raise ValidationError("the private key is encrypted: give its password with --passwd "
+            raise ValidationError("the private key is not encrypted: give no password (passwd)") from None
+        raise ValidationError("the private key is encrypted: give its password as passwd "
                               f"(at most {PASSWD_MAX_LEN} characters)") from None
     except ValueError:
         if passwd:
-            raise ValidationError("the private key cannot be decrypted with that password: check --passwd") from None
+            raise ValidationError("the private key cannot be decrypted with that password (passwd): "
+                                  "check it") from None
         raise ValidationError("the client private key does not parse as a PEM private key: "
                               "check the file is complete") from None
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm for odd keys
         raise ValidationError(f"the private key cannot be used: {exc}") from None
+
+
+def _pem_labels(text: str) -> list[str]:
+    """The label of every `-----BEGIN <label>-----` line, in order."""
+    return re.findall(r"^-----BEGIN ([A-Z0-9 ]+)-----\s*$", text, flags=re.MULTILINE)
 
 
 def _check_psk(text: str) -> None:
@@ -233,7 +250,9 @@ def _check_psk(text: str) -> None:
 
 
 def _check_identity(text: str) -> None:
+    """Printable ASCII (space included), no control characters: a line break would end the command on
+    some firmware. The length is bounded only by the command length (checked when the command is built)."""
     for index, char in enumerate(text):
         if not 0x20 <= ord(char) <= 0x7E:
-            raise ValidationError(f"the PSK identity has a non-printable character at position {index}: "
+            raise ValidationError(f"the PSK identity has a control or non-ASCII character at position {index}: "
                                   "use printable ASCII only")

@@ -17,7 +17,7 @@ CME_ERRORS: dict[int, tuple[str, str]] = {
     514: ("no access", "that type cannot be read or written over AT (keys, PSKs, modem-owned types)"),
     515: ("memory full", "delete credentials you no longer use"),
     518: ("not allowed in active state",
-          "take the modem offline first: AT+CFUN=4 (cmng does this for you unless told otherwise)"),
+          "take the modem offline first: AT+CFUN=4 (SoC.offline() does this)"),
     519: ("already exists", "the entry is protected or owned by the modem"),
     520: ("authentication failed", "the %XSUDO signature was rejected"),
     523: ("key generation failed", "%KEYGEN failed; check the sec_tag and that the modem is offline"),

@@ -145,12 +145,26 @@ def auto_port(serial_number: Optional[str] = None, comports: Optional[Iterable] 
                         "instead of 'auto'")
     if not require_answer:
         if len(kits) > 1:
-            raise PortError(f"several kits are attached ({_listed(kits)}): pick one with -s/--serial_number or name its port")
+            raise PortError(f"several kits are attached ({_listed(kits)}): pick one by its serial number or name its port")
         return kits[0].at_port
     responding = [kit for kit in probe_kits(kits, probe) if kit.responding]
     if not responding:
         detail = "; ".join(f"{k.serial_number} ({k.at_port}): {k.note}" for k in kits)
         raise PortError(f"no kit answers AT ({detail}): flash at_client with -x, or close the program using the port")
     if len(responding) > 1:
-        raise PortError(f"several kits answer AT ({_listed(responding)}): pick one with -s/--serial_number or name its port")
+        raise PortError(f"several kits answer AT ({_listed(responding)}): pick one by its serial number or name its port")
     return responding[0].at_port
+
+
+def kit_key(port: str) -> str:
+    """One name per kit, so the same kit given twice (a symlink, by-id path, other case of COM) is noticed.
+
+    sim://NAME -> `sim:NAME` (options after `?` do not make another kit); device paths -> their real path.
+    """
+    if port.lower().startswith("sim://"):
+        return "sim:" + port[len("sim://"):].split("?", 1)[0].strip("/")
+    if "://" in port:
+        return port
+    if re.fullmatch(r"(?i)(\\\\\.\\)?COM\d+", port):
+        return port.upper().lstrip("\\.")
+    return os.path.realpath(port)

@@ -49,6 +49,15 @@ def run_cmng(*args: str, input: bytes | None = None, env: dict | None = None, cw
                           env=env, cwd=cwd)
 
 
+def one_error(proc: subprocess.CompletedProcess) -> str:
+    """The one `error:` line a failed cmng run prints (asserts there is exactly one, and no traceback)."""
+    err = proc.stderr.decode()
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
 class PtySim:
     """`nrf91-sim NAME` in a subprocess: a simulated kit on a real pseudo-terminal."""
 
@@ -71,6 +80,8 @@ class PtySim:
 
 @pytest.fixture
 def pty_sim(name):
+    if not hasattr(os, "openpty"):
+        pytest.skip("this system has no pseudo-terminals (nrf91-sim needs one)")
     sims = []
 
     def start(*options: str, device: str = name) -> PtySim:

@@ -9,6 +9,7 @@ import pytest
 
 import at
 from at import cli, protocol
+from at.cli import exitcodes as codes
 from tests.conftest import run_cmng
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ def test_json_outputs_are_one_document_with_stable_fields(name, tmp_path):
     assert deleted["deleted"] == {"sec_tag": 7, "cred_type": 4}
     failed = run_cmng("read", port, "--sec_tag", "7", "--cred_type", "4", "--json")
     doc = json.loads(out(failed))
-    assert failed.returncode == cli.EXIT_MODEM and doc["error"]["cme_error"] == 513
+    assert failed.returncode == codes.EXIT_MODEM and doc["error"]["cme_error"] == 513
 
 
 def test_read_prints_content_exactly(name):
@@ -124,29 +125,29 @@ def test_help_keeps_the_epilog():
 
 
 @pytest.mark.parametrize("args,code,message", [
-    (["list"], cli.EXIT_USAGE, "needs a SERIAL_PORT"),
-    (["read", "PORT"], cli.EXIT_USAGE, "sec_tag required"),
-    (["read", "PORT", "--sec_tag", "1"], cli.EXIT_USAGE, "cred_type required"),
-    (["write", "PORT", "--sec_tag", "1", "--cred_type", "4"], cli.EXIT_USAGE, "content or content_path"),
-    (["list", "PORT", "-o", "x"], cli.EXIT_USAGE, "only available when reading"),
-    (["query", "PORT"], cli.EXIT_USAGE, "query command has to be specified"),
-    (["frobnicate", "PORT"], cli.EXIT_USAGE, "invalid choice"),
-    (["list", "PORT", "PORT"], cli.EXIT_USAGE, "takes one SERIAL_PORT"),
-    (["write", "PORT", "--sec_tag", "1", "--cred_type", "4", "--content", 'a"b'], cli.EXIT_VALIDATION, "double quote"),
-    (["write", "PORT", "--sec_tag", "1", "--cred_type", "0", "--content_path", "/nonexistent"], cli.EXIT_VALIDATION,
+    (["list"], codes.EXIT_USAGE, "required: SERIAL_PORT"),
+    (["read", "PORT"], codes.EXIT_USAGE, "required: --sec_tag"),
+    (["read", "PORT", "--sec_tag", "1"], codes.EXIT_USAGE, "required: --cred_type"),
+    (["write", "PORT", "--sec_tag", "1", "--cred_type", "4"], codes.EXIT_USAGE, "one of the arguments --content"),
+    (["list", "PORT", "-o", "x"], codes.EXIT_USAGE, "list does not take -o x"),
+    (["query", "PORT"], codes.EXIT_USAGE, "no AT command given"),
+    (["frobnicate", "PORT"], codes.EXIT_USAGE, "unknown command 'frobnicate'"),
+    (["list", "PORT", "PORT"], codes.EXIT_USAGE, "list does not take sim://"),
+    (["write", "PORT", "--sec_tag", "1", "--cred_type", "4", "--content", 'a"b'], codes.EXIT_VALIDATION, "double quote"),
+    (["write", "PORT", "--sec_tag", "1", "--cred_type", "0", "--content_path", "/nonexistent"], codes.EXIT_VALIDATION,
      "cannot read"),
-    (["write", "PORT", "--sec_tag", "1", "--cred_type", "0", "--content", "nope"], cli.EXIT_VALIDATION, "not a PEM"),
-    (["write", "PORT", "--sec_tag", "2147483648", "--cred_type", "4", "--content", "x"], cli.EXIT_VALIDATION, "out of range"),
-    (["read", "PORT", "--sec_tag", "1", "--cred_type", "2"], cli.EXIT_VALIDATION, "cannot be read back"),
-    (["write", "PORT", "--sec_tag", "1", "--cred_type", "7", "--content", "x"], cli.EXIT_VALIDATION, "cannot be written"),
-    (["read", "PORT", "--sec_tag", "1", "--cred_type", "4"], cli.EXIT_MODEM, "513 (not found)"),
-    (["delete", "PORT", "--sec_tag", "4294967294", "--cred_type", "6"], cli.EXIT_VALIDATION, "out of range"),
-    (["query", "PORT", "AT+BOGUS"], cli.EXIT_MODEM, "failed: ERROR"),
-    (["list", "/dev/no-such-port"], cli.EXIT_PORT, "no such port"),
-    (["list", "sim://PORTNAME?disconnect_after=50"], cli.EXIT_PORT, "went away"),
-    (["list", "sim://PORTNAME?latency=3", "--timeout", "0.2"], cli.EXIT_TIMEOUT, "no answer to AT"),
-    (["psk", "PORT", "--psk_bytes", "0"], cli.EXIT_VALIDATION, "not possible"),
-    (["list", "PORT", "-x", "--programmer", "nrfutil"], cli.EXIT_FLASH, "nrfutil"),
+    (["write", "PORT", "--sec_tag", "1", "--cred_type", "0", "--content", "nope"], codes.EXIT_VALIDATION, "not a PEM"),
+    (["write", "PORT", "--sec_tag", "2147483648", "--cred_type", "4", "--content", "x"], codes.EXIT_VALIDATION, "out of range"),
+    (["read", "PORT", "--sec_tag", "1", "--cred_type", "2"], codes.EXIT_VALIDATION, "cannot be read back"),
+    (["write", "PORT", "--sec_tag", "1", "--cred_type", "7", "--content", "x"], codes.EXIT_VALIDATION, "cannot be written"),
+    (["read", "PORT", "--sec_tag", "1", "--cred_type", "4"], codes.EXIT_MODEM, "513 (not found)"),
+    (["delete", "PORT", "--sec_tag", "4294967294", "--cred_type", "6"], codes.EXIT_VALIDATION, "out of range"),
+    (["query", "PORT", "AT+BOGUS"], codes.EXIT_MODEM, "failed: ERROR"),
+    (["list", "/dev/no-such-port"], codes.EXIT_PORT, "no such port"),
+    (["list", "sim://PORTNAME?disconnect_after=50"], codes.EXIT_PORT, "went away"),
+    (["list", "sim://PORTNAME?latency=3", "--timeout", "0.2"], codes.EXIT_TIMEOUT, "no answer to AT"),
+    (["psk", "PORT", "--psk_bytes", "0"], codes.EXIT_USAGE, "psk_bytes 0 is out of range"),
+    (["list", "PORT", "-x", "--programmer", "nrfutil"], codes.EXIT_FLASH, "nrfutil"),
 ])
 def test_every_error_path_has_its_code_and_no_traceback(args, code, message, name, tmp_path):
     argv = [a.replace("PORTNAME", name + "e").replace("PORT", f"sim://{name}") if a != "PORT" else f"sim://{name}"
@@ -163,7 +164,7 @@ def test_validation_error_leaves_device_untouched(name):
     port = f"sim://{name}"
     before = out(run_cmng("list", port))
     proc = run_cmng("write", port, "--sec_tag", "16842753", "--cred_type", "0", "--content", "-----BEGIN CERTIFICATE-----")
-    assert proc.returncode == cli.EXIT_VALIDATION
+    assert proc.returncode == codes.EXIT_VALIDATION
     assert out(run_cmng("list", port)) == before
 
 
@@ -184,6 +185,6 @@ def test_cmng_over_a_real_pty(pty_sim):
 def test_failed_query_is_sent_once(mem_url, name, capsys):
     from at.sim import device
 
-    assert cli.main(["query", mem_url, "AT+BOGUS"]) == cli.EXIT_MODEM
+    assert cli.main(["query", mem_url, "AT+BOGUS"]) == codes.EXIT_MODEM
     assert device.devices[name].commands.count("AT+BOGUS") == 1
     assert "AT+BOGUS failed: ERROR" in capsys.readouterr().err

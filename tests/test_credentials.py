@@ -50,7 +50,7 @@ def test_ca_bundle_with_several_certificates_is_accepted():
     (4, "id\x08x", "backspace"),
     (4, "id\x7f", "backspace"),
     (4, "idé", "non-ASCII"),
-    (4, "tab\there", "non-printable"),
+    (4, "tab\there", "control or non-ASCII"),
     (5, "x", "cannot be written"),
     (11, "x", "cannot be written"),
     (12, "x", "unknown credential type"),

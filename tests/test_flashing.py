@@ -296,16 +296,3 @@ def test_hex_lookup_by_board(tmp_path, monkeypatch):
     with pytest.raises(FlashError, match="--at_client_hex"):
         flashing.find_at_client_hex(None)
     assert Path(flashing.HEX_README).name == "README.md"
-
-
-def test_progress_shows_on_a_terminal_only(monkeypatch, capsys):
-    from at.cli import Console
-
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    Console(json_mode=False).progress("Programming", 50.0)
-    Console(json_mode=True).progress("Programming", 60.0)
-    shown = capsys.readouterr().err
-    assert "flashing: Programming  50%" in shown and "60%" not in shown
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
-    Console(json_mode=False).progress("Programming", 70.0)
-    assert capsys.readouterr().err == ""

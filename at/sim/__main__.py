@@ -27,18 +27,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    from .pty import PtyServer
+def _fail(message: str) -> int:
+    print(f"nrf91-sim: error: {message}", file=sys.stderr)
+    return 2
 
+
+def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        from .pty import PtyServer
+    except ImportError as exc:  # no termios/pty (Windows)
+        return _fail(f"this system has no pseudo-terminals ({exc}); use the sim://NAME URL from Python or cmng instead")
+    if args.link and os.path.lexists(args.link) and not os.path.islink(args.link):
+        return _fail(f"--link {args.link} exists and is not a symlink: refusing to replace it; choose another path")
     try:
         check_name(args.name)
         options = parse_options({k: v for k, v in vars(args).items() if k in OPTIONS and v is not None})
+        if options.state not in (None, "memory") and os.path.exists(options.state) and not os.path.isdir(options.state):
+            return _fail(f"--state {options.state} is a file, not a folder: give a folder (or 'memory')")
         modem = make_modem(args.name, options)
     except ValueError as exc:
-        print(f"nrf91-sim: error: {exc}", file=sys.stderr)
-        return 2
-    server = PtyServer(modem, options.link)
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot keep the device state: {exc.strerror or exc} ({exc.filename or ''})")
+    try:
+        server = PtyServer(modem, options.link)
+    except (ImportError, OSError, AttributeError) as exc:  # no tty module or os.openpty (Windows)
+        return _fail(f"this system cannot open a pseudo-terminal ({exc}); use sim://{args.name} from cmng "
+                     "or Python instead")
     if args.link:
         try:
             if os.path.lexists(args.link):

@@ -59,15 +59,13 @@ class MemoryStore(Store):
 
 
 def default_state_dir() -> Path:
-    """$NRF91_SIM_STATE_DIR, else the user's cache dir (XDG on Linux)."""
+    """$NRF91_SIM_STATE_DIR, else the platform's user cache folder (platformdirs: XDG, macOS, Windows)."""
     env = os.environ.get("NRF91_SIM_STATE_DIR")
     if env:
         return Path(env)
-    if os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "nrf91-at" / "sim"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("nrf91-at", appauthor=False)) / "sim"
 
 
 class FileStore(Store):

@@ -1,0 +1,109 @@
+"""`main()`: build the parser from the command table, run one command, map every error to its exit code."""
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import sys
+import textwrap
+import traceback
+from types import ModuleType
+from typing import Optional
+
+from .. import __version__
+from ..errors import ATError
+from . import legacy
+from .console import Console
+from .context import Context
+from .exitcodes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VALIDATION, UsageError, exit_code_for, table_text
+from .table import COMMANDS
+
+NRF_CLOUD_NOTE = "WARNING: nrf_cloud relies on credentials with sec_tag 16842753."
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def load(name: str) -> ModuleType:
+    """The module of command `name`, imported only now (keeps `cmng --help` free of heavy imports)."""
+    return importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
+
+
+def build_parser(selected: Optional[str] = None) -> argparse.ArgumentParser:
+    """The cmng parser; only the `selected` command's module is imported and given its options."""
+    parser = Parser(prog="cmng", description="Manage TLS credentials in Nordic nRF91 modems over AT commands.",
+                    epilog=f"{NRF_CLOUD_NOTE}\n\n'cmng COMMAND --help' shows a command's options and an example.\n\n"
+                           f"exit codes:\n{table_text()}",
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cmng {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name, (_, text) in COMMANDS.items():
+        if name != selected:
+            sub.add_parser(name, help=text)
+            continue
+        module = load(name)
+        command = sub.add_parser(name, help=text, description=textwrap.fill(module.HELP, 79),
+                                 epilog=f"example:\n  {module.EXAMPLE}\n\nexit codes: see 'cmng --help'",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command)
+        parser.set_defaults(_command_parser=command)
+    return parser
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    first = argv[0] if argv else None
+    parser = build_parser(first if first in COMMANDS else None)
+    if first is not None and not first.startswith("-") and first not in COMMANDS:
+        close = difflib.get_close_matches(first, list(COMMANDS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f": use one of {', '.join(COMMANDS)}"
+        parser.print_usage(sys.stderr)
+        raise UsageError(f"unknown command '{first}'{hint}")
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        raise UsageError(f"a command is required: one of {', '.join(COMMANDS)} ('cmng --help' explains them)")
+    if extra:  # reported by the command's own parser: its usage, and what it does not take
+        args._command_parser.error(f"{args.command} does not take {' '.join(extra)} "
+                                   f"('cmng {args.command} --help' lists what it takes)")
+    return args
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Run cmng with `argv` (default: sys.argv[1:]) and return its exit code; never raises."""
+    argv = legacy.reorder(list(sys.argv[1:] if argv is None else argv), COMMANDS)
+    console = Console(json_mode="--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv)
+    try:
+        args = _parse(argv)
+        console.json_mode = bool(getattr(args, "json", False))
+        return load(args.command).run(args, Context(args, console))
+    except UsageError as exc:
+        console.failure(str(exc), EXIT_USAGE)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except KeyboardInterrupt as exc:
+        detail = getattr(exc, "detail", None)  # at.errors.Interrupted says what state the kit was left in
+        if detail:
+            console.failure(f"interrupted: {detail}", EXIT_INTERRUPTED)
+        elif console.json_mode and not console.printed:
+            console.failure("interrupted", EXIT_INTERRUPTED)
+        else:
+            console.note("interrupted")
+        return EXIT_INTERRUPTED
+    except ATError as exc:
+        code = exit_code_for(exc)
+        console.failure(str(exc), code, type=type(exc).__name__, cme_error=getattr(exc, "code", None))
+        return code
+    except UnicodeError as exc:  # text from argv or a file the modem's ASCII cannot carry
+        console.failure(f"text cannot be sent to the modem: {exc}", EXIT_VALIDATION)
+        return EXIT_VALIDATION
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug: one line, the traceback only with -v
+        if "-v" in argv or "--verbose" in argv:
+            traceback.print_exc()
+        console.failure(f"internal error ({type(exc).__name__}: {exc}); please report it", EXIT_FAILURE)
+        return EXIT_FAILURE

@@ -1,0 +1,109 @@
+"""cmng psk: a new random PSK per kit, identity PREFIX+IMEI, recorded in a Mosquitto psk_file."""
+from __future__ import annotations
+
+import argparse
+
+from .. import psk
+from ..credentials import NRF_CLOUD_SEC_TAG
+from ..errors import ValidationError
+from ..ports import kit_key
+from . import options
+from .context import Context
+from .exitcodes import EXIT_OK, EXIT_SOME_KITS, exit_code_for
+from .fleet import run_each
+
+HELP = ("Give each kit a new random PSK (type 3) and the identity PREFIX+IMEI (type 4) at one sec_tag, verify "
+        "both, then record identity:psk in a Mosquitto psk_file. Re-provisioning a kit replaces its previous PSK. "
+        "Several kits are provisioned in parallel; the same kit twice is refused, and a sec_tag in Nordic's reserved "
+        f"range ({NRF_CLOUD_SEC_TAG}, nRF Cloud's, and up) is warned about.")
+EXAMPLE = "cmng psk sim://kit1 sim://kit2 --psk-file psk_file.txt"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    options.add_port_args(parser, many=True)
+    options.add_sec_tag(parser, required=False, default=psk.DEFAULT_SEC_TAG)
+    parser.add_argument(*options.spellings("--psk_file"), dest="psk_file", default=psk.DEFAULT_PSK_FILE, metavar="PATH",
+                        help="Mosquitto psk_file to update (default: %(default)s)")
+    parser.add_argument(*options.spellings("--identity_prefix"), dest="identity_prefix",
+                        default=psk.DEFAULT_IDENTITY_PREFIX, metavar="PREFIX",
+                        help="the identity is PREFIX + IMEI (default: %(default)s)")
+    parser.add_argument(*options.spellings("--psk_bytes"), dest="psk_bytes", default=psk.DEFAULT_PSK_BYTES,
+                        type=options.int_range(1, 64, "psk_bytes"), help="PSK length in bytes (default: %(default)s)")
+    parser.add_argument(*options.spellings("--show_psk"), dest="show_psk", action="store_true",
+                        help="print the generated PSKs (they are secret)")
+    options.add_link_args(parser)
+    options.add_flash_args(parser)
+
+
+def _check(args: argparse.Namespace, ctx: Context) -> list[str]:
+    """Everything that can be refused is refused here, before any kit is touched."""
+    psk.check_options(args.sec_tag, args.identity_prefix, args.psk_bytes)
+    if (args.program_hex or args.program_app) and len(args.ports) > 1:
+        raise ValidationError("flashing (-x, --program_app) works on one kit at a time: name one port")
+    ports = ctx.ports(args.ports, require_answer=not args.program_hex)
+    seen: dict[str, str] = {}
+    for port in ports:
+        key = kit_key(port)
+        if key in seen:
+            same = "is named twice" if seen[key] == port else f"and {seen[key]} are the same kit"
+            raise ValidationError(f"{port} {same}: each kit can be provisioned once per run")
+        seen[key] = port
+    if args.sec_tag >= NRF_CLOUD_SEC_TAG:
+        ctx.console.warn(f"sec_tag {args.sec_tag} is in Nordic's reserved range (nRF Cloud uses {NRF_CLOUD_SEC_TAG} "
+                         "and up): the PSK and identity there replace what the kit's firmware may rely on")
+    return ports
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ..pskfile import read_psk_file
+
+    ports = _check(args, ctx)
+    con = ctx.console
+    before = read_psk_file(args.psk_file)
+
+    def job(port: str) -> psk.Provisioned:
+        with ctx.open_soc(port) as soc:
+            return psk.provision_psk(
+                soc, sec_tag=args.sec_tag, psk_file=args.psk_file, identity_prefix=args.identity_prefix,
+                psk_bytes=args.psk_bytes,
+                on_offline=lambda mode: con.note(f"{port}: modem was active (CFUN={mode}): offline for the writes, "
+                                                 "restored after"))
+
+    finished = []
+
+    def provision() -> list:
+        def tick(outcome: object) -> None:
+            finished.append(outcome)
+            con.progress("provisioning kits", 100.0 * len(finished) / len(ports))
+
+        if len(ports) > 1:
+            con.progress("provisioning kits", 0.0)
+        outcomes = run_each(ports, job, on_done=tick if len(ports) > 1 else None)
+        con.progress("done", None)
+        return outcomes
+
+    outcomes = ctx.with_firmware(ports[0], provision) if len(ports) == 1 else provision()
+    docs, rows = [], []
+    for o in outcomes:
+        r = o.value
+        doc = {"port": o.port, "ok": o.ok, "imei": r.imei if r else None, "identity": r.identity if r else None,
+               "sec_tag": args.sec_tag, "error": None if o.ok else str(o.error),
+               "exit_code": EXIT_OK if o.ok else exit_code_for(o.error)}  # type: ignore[arg-type]
+        if args.show_psk and o.ok:
+            doc["psk"] = r.psk
+        docs.append(doc)
+        rows.append([o.port, doc["identity"] or "-", "ok" if o.ok else "FAILED"] + ([r.psk] if args.show_psk and o.ok
+                                                                                   else ["-"] if args.show_psk else []))
+        if o.ok and r.identity in before:
+            con.note(f"{o.port}: replaced the previous PSK of {r.identity} at sec_tag {args.sec_tag}, "
+                     f"on the kit and in {args.psk_file}")
+    failed = [o for o in outcomes if not o.ok]
+    code = EXIT_OK if not failed else exit_code_for(failed[0].error) if len(outcomes) == 1 else EXIT_SOME_KITS
+    header = ["PORT", "IDENTITY", "RESULT"] + (["PSK"] if args.show_psk else [])
+    con.result({"psk_file": str(args.psk_file), "results": docs, "exit_code": code}, con.table(rows, header))
+    for o in failed:
+        con.error(f"{o.port}: {o.error}")
+    if failed and len(outcomes) > 1:
+        con.note(f"{len(failed)} of {len(outcomes)} kits failed; the others are provisioned and recorded in "
+                 f"{args.psk_file}")
+    return code

@@ -1,0 +1,48 @@
+"""Run one job on several kits at once: a thread per port, every outcome collected, none lost to another's failure."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Optional, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class Outcome(Generic[T]):
+    port: str
+    value: Optional[T] = None
+    error: Optional[BaseException] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_each(ports: list[str], job: Callable[[str], T], on_done: Callable[[Outcome], Any] | None = None
+             ) -> list[Outcome[T]]:
+    """`job(port)` for every port, each in its own thread (no cap: kits are independent); results in port order.
+
+    A KeyboardInterrupt in the main thread propagates; the threads are daemons and the
+    jobs below (SoC.offline) put each kit back as far as they get.
+    """
+    outcomes = [Outcome[T](port) for port in ports]
+
+    def one(outcome: Outcome[T]) -> None:
+        try:
+            outcome.value = job(outcome.port)
+        except Exception as exc:  # reported per kit, never raised past the others
+            outcome.error = exc
+        if on_done is not None:
+            on_done(outcome)
+
+    if len(outcomes) == 1:
+        one(outcomes[0])
+        return outcomes
+    threads = [threading.Thread(target=one, args=(o,), name=f"fleet-{o.port}", daemon=True) for o in outcomes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)  # joins with a timeout keep Ctrl-C working
+    return outcomes
