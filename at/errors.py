@@ -44,7 +44,8 @@ class CommandError(ATError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        return f"{_short(self.command)} failed: {self.final}"
+        final = self.final if len(self.final) <= 80 else self.final[:80] + "..."
+        return f"{_short(self.command)} failed: {final}"
 
 
 class CMEError(CommandError):
@@ -70,6 +71,28 @@ class ATTimeoutError(ATError, TimeoutError):
         )
 
 
+class AnswerCutError(ATTimeoutError):
+    """An answer stopped without its final line: at_host's buffer cut it, or its command failed."""
+
+    def __init__(self, command: str, received: int, buffer: int) -> None:
+        self.command = command
+        self.seconds = 0.0
+        self.received = received
+        ATError.__init__(
+            self,
+            f"the answer to {_short(command)} stopped after {received} bytes without a final line: at_host "
+            f"cuts answers longer than its {buffer}-byte buffer (CONFIG_AT_HOST_CMD_MAX_LEN), and prints no "
+            "final line when the modem library fails the command; nothing of it was used")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, after cleaning up; `detail` says what could not be restored (one line), if anything."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class PortError(ATError):
     """The serial port could not be opened, is busy, or went away."""
 
@@ -86,9 +109,57 @@ class FlashError(ATError):
     """Programming a hex file or resetting the kit failed."""
 
 
+class FirmwareError(ATError):
+    """A published at_client build could not be fetched or verified (one subclass per cause below)."""
+
+
+class NoNetworkError(FirmwareError):
+    """The source could not be reached: no network, name lookup, refused, timed out, TLS trust."""
+
+
+class NotPublishedError(FirmwareError):
+    """The source answered, but has no such file (HTTP 404/410, or missing from the folder)."""
+
+
+class ServerError(FirmwareError):
+    """The source answered with an HTTP error other than 'not found'."""
+
+
+class RedirectError(FirmwareError):
+    """The source redirected to another host: refused, only the named source is contacted."""
+
+
+class TruncatedError(FirmwareError):
+    """The transfer ended before the whole file arrived."""
+
+
+class ChecksumError(FirmwareError):
+    """What arrived is not the published file (another size or sha256)."""
+
+
+class DiskFullError(FirmwareError):
+    """No space (or quota) left for the file in the cache folder."""
+
+
+class CacheError(FirmwareError):
+    """The cache folder cannot be created or written."""
+
+
+class NoBuildError(FirmwareError):
+    """Nordic publishes no at_client build for this board: it has to be built."""
+
+
+class UnknownBoardError(ValidationError):
+    """A board name the manifest does not know."""
+
+
 def _short(command: str, limit: int = 60) -> str:
     """A command for an error message: never the whole content, which may be a key."""
     one_line = command.split("\n", 1)[0]
     if one_line.upper().startswith("AT%CMNG=0"):
         one_line = ",".join(one_line.split(",", 3)[:3]) + ",..."
     return one_line if len(one_line) <= limit else one_line[:limit] + "..."
+
+
+class ModemFirmwareError(ValidationError):
+    """The modem firmware cannot do what was asked; the command that needs it was not sent."""

@@ -11,36 +11,65 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
-from . import ports
-from .errors import FlashError
+from . import firmware, ports
+from .errors import FirmwareError, FlashError
 from .programmer import Programmer, Progress, check_hex, choose_probe, select_programmer
 
 T = TypeVar("T")
 HEX_README = "hex/README.md"
 BOOT_TIMEOUT = 20.0
 POLL_INTERVAL = 0.5
+THINGY_BOARDS = {"Thingy:91": "thingy91", "Thingy:91 X": "thingy91x"}  # kit name (USB) -> manifest board
 
 
-def hex_dirs() -> list[Path]:
-    """Where at_client hex files are looked for: $NRF91_AT_HEX_DIR, the checkout's hex/, ./hex."""
-    dirs = []
-    if os.environ.get("NRF91_AT_HEX_DIR"):
-        dirs.append(Path(os.environ["NRF91_AT_HEX_DIR"]))
-    dirs.append(Path(__file__).resolve().parent.parent / "hex")
-    dirs.append(Path.cwd() / "hex")
-    return dirs
+class AtClientUnavailable(FirmwareError):
+    """No verified at_client for the probe's board: not cached and not fetchable, unpublished, or unknown board.
+
+    `board` is the manifest's name for it (None when the serial number does not tell), so a front end
+    can say how to fetch it from elsewhere or which self-built file to give instead.
+    """
+
+    def __init__(self, message: str, board: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.board = board
 
 
-def find_at_client_hex(board: Optional[str]) -> Path:
+def at_client_for_probe(serial_number: str, *, board: Optional[str] = None,
+                        manifest: Optional[firmware.Manifest] = None, cache: Optional[Path] = None,
+                        progress: Optional[Progress] = None,
+                        notify: Callable[[str], None] = lambda message: None) -> Path:
+    """The verified at_client hex for `board`, else for the DK that J-Link `serial_number` belongs to:
+    the cached file, else fetched (and verified) into the cache."""
+    kit, by_serial = ports.board_for_serial(serial_number)
     if board is None:
-        raise FlashError("cannot tell which board this probe belongs to: name the at_client hex with "
-                         f"--at_client_hex PATH (build it as {HEX_README} explains)")
-    name = f"at_client_{board}.hex"
-    for directory in hex_dirs():
-        if (directory / name).is_file():
-            return directory / name
-    raise FlashError(f"no prebuilt {name}: build it as {HEX_README} explains and put it in hex/, "
-                     "or name one with --at_client_hex PATH")
+        board = by_serial
+    else:
+        kit = next((name for name, known in THINGY_BOARDS.items() if known == board), board)
+    if board is None:
+        raise AtClientUnavailable(f"J-Link {serial_number} is not an nRF91 DK's on-board probe, so its board is "
+                                  f"unknown: give the at_client hex for the board ({firmware.SELF_BUILD_KCONFIG})")
+    manifest = manifest or firmware.load_manifest()
+    try:
+        image = manifest.image(board)
+    except firmware.NoBuildError as exc:
+        raise AtClientUnavailable(str(exc), board) from None
+    path = firmware.cached(image, cache)
+    if path is None:
+        notify(f"fetching Nordic's at_client build for the {kit} ({image.file})")
+
+        def fetched(name: str, done: int, total: int) -> None:
+            if progress:
+                progress(f"fetching {name}", 100.0 * done / total if total else None)
+
+        try:
+            path = firmware.fetch(image, directory=cache, progress=fetched)
+        except (firmware.DiskFullError, firmware.CacheError):
+            raise
+        except FirmwareError as exc:
+            raise AtClientUnavailable(f"no verified at_client for the {kit} in the cache, and fetching it failed: "
+                                      f"{exc}", board) from None
+        notify(f"{image.file}: sha256 verified, kept in {path.parent}; license: {manifest.license_note}")
+    return check_hex(os.fspath(path))
 
 
 def wait_for_at(port: str, timeout: float = BOOT_TIMEOUT, interval: float = POLL_INTERVAL,
@@ -66,15 +95,23 @@ def run_with_firmware(work: Callable[[], T], *, port: str, program_hex: bool, ap
                       programmer: str = "auto", serial_number: Optional[str] = None,
                       at_client_hex: Optional[str] = None, progress: Optional[Progress] = None,
                       notify: Callable[[str], None] = lambda message: None,
-                      boot_timeout: float = BOOT_TIMEOUT) -> T:
-    """Run `work` between flashing at_client (-x) and flashing the user's application (--program_app)."""
+                      boot_timeout: float = BOOT_TIMEOUT, manifest: Optional[firmware.Manifest] = None,
+                      cache: Optional[Path] = None) -> T:
+    """Run `work` between flashing at_client (`program_hex`) and flashing the user's application (`app_hex`).
+
+    The probe is found before anything is fetched; the at_client image is `at_client_hex`, else the
+    verified published build for the probe's board (fetched into `cache` when missing)."""
     if not program_hex and not app_hex:
         return work()
     # Everything that can be checked is checked before the kit is touched.
     kit = ports.find_kit_for_port(port)
+    board = None
     if kit is not None and not kit.has_jlink:
-        raise FlashError(f"{kit.name} has no J-Link, so it cannot be flashed this way: use nrfutil's "
-                         "MCUboot path ('nrfutil device program --traits mcuboot ...') and run cmng without -x")
+        if serial_number is None:  # an external probe on its SWD connector must be named
+            raise FlashError(f"{kit.name} has no J-Link on board: name an external debug probe on its SWD connector, "
+                             "or flash at_client with nrfutil's MCUboot path ('nrfutil device program --traits mcuboot ...') "
+                             "and work on it without flashing")
+        board = THINGY_BOARDS.get(kit.name)
     if app_hex:
         check_hex(app_hex)
     if at_client_hex:
@@ -85,7 +122,8 @@ def run_with_firmware(work: Callable[[], T], *, port: str, program_hex: bool, ap
     probe = choose_probe(backend.probes(), hint)
     flashed_at_client = False
     if program_hex:
-        image = Path(at_client_hex) if at_client_hex else check_hex(find_at_client_hex(ports.board_for_serial(probe)[1]))
+        image = Path(at_client_hex) if at_client_hex else at_client_for_probe(
+            probe, board=board, manifest=manifest, cache=cache, progress=progress, notify=notify)
         notify(f"flashing at_client ({image.name}) to probe {probe}")
         backend.program(os.fspath(image), probe, progress=progress)
         flashed_at_client = True

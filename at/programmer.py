@@ -1,7 +1,7 @@
 """Flashing a kit: one small interface, two backends.
 
 - `PynrfjprogProgrammer`: pynrfjprog's HighLevel API (needs SEGGER J-Link software).
-- `NrfutilProgrammer`: `nrfutil device`, Nordic's replacement, driven with `--json`.
+- `NrfutilProgrammer`: `nrfutil device`, Nordic's replacement, driven through its JSON output.
 
 Both are imported and probed lazily: listing or writing credentials never loads
 pynrfjprog. Every failure becomes a `FlashError` whose message says what to install
@@ -27,8 +27,8 @@ _APIERROR_HINTS = {
     -151: "pynrfjprog cannot load its library: install libusb-1.0 (Debian/Ubuntu: apt-get install libusb-1.0-0)",
     -150: "pynrfjprog's own library is missing: reinstall pynrfjprog",
     -101: "the SEGGER J-Link software is not installed (or cannot be loaded): install it from segger.com, "
-          "or use --programmer nrfutil",
-    -100: "the SEGGER J-Link software is not installed: install it from segger.com, or use --programmer nrfutil",
+          "or flash with nrfutil instead",
+    -100: "the SEGGER J-Link software is not installed: install it from segger.com, or flash with nrfutil instead",
     -10: "the debug probe is not connected: check the USB cable and that the kit is powered",
     -11: "the nRF91 is not reachable through the probe: check the kit's power switch and the SWD select switch",
     -102: "the J-Link is in use by another program (nRF Connect, a debugger): close it and retry",
@@ -81,7 +81,7 @@ def choose_probe(probes: list[str], serial_number: Optional[str]) -> str:
     if not probes:
         raise FlashError("no debug probe found: connect the kit over USB (the J-Link port) and switch it on")
     if len(probes) > 1:
-        raise FlashError(f"several debug probes are attached ({', '.join(probes)}): name one with -s/--serial_number")
+        raise FlashError(f"several debug probes are attached ({', '.join(probes)}): name one by its serial number")
     return str(probes[0])
 
 
@@ -110,7 +110,7 @@ class PynrfjprogProgrammer(Programmer):
             from pynrfjprog.APIError import APIError
         except ImportError as exc:
             raise FlashError(f"pynrfjprog is not usable ({exc}): pip install pynrfjprog, "
-                             "or use --programmer nrfutil") from None
+                             "or flash with nrfutil instead") from None
         self._hl = HighLevel
         self._api_error = APIError
 
@@ -172,7 +172,7 @@ class NrfutilProgrammer(Programmer):
         self.executable = executable or shutil.which("nrfutil")
         if not self.executable:
             raise FlashError("nrfutil is not on PATH: install it from Nordic (nRF Util), then "
-                             "'nrfutil install device', or use --programmer pynrfjprog")
+                             "'nrfutil install device', or flash with pynrfjprog instead")
         try:
             check = subprocess.run([self.executable, "device", "--help"], capture_output=True, text=True,
                                    timeout=60)

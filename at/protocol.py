@@ -14,14 +14,16 @@ from typing import Optional, Union
 
 from .errors import ValidationError
 
-# CONFIG_AT_HOST_CMD_MAX_LEN defaults to 4096 bytes, a NUL included.
-MAX_COMMAND_LEN = 4095
+# CONFIG_AT_HOST_CMD_MAX_LEN defaults to 4096 bytes; one is kept for the NUL, and the `\n`
+# that our previous `\r\n` left in the buffer (CR termination) takes one more: 4094 for us.
+AT_HOST_BUFFER = 4096
+MAX_COMMAND_LEN = AT_HOST_BUFFER - 2
 TERMINATOR = "\r\n"
 ZERO_SHA = "0" * 64
 
 # A quoted string longer than the modem's whole buffer cannot be real: it is a stray
 # quote in line noise, so the splitter stops honouring it.
-_MAX_QUOTED = 2 * (MAX_COMMAND_LEN + 1)
+_MAX_QUOTED = 2 * AT_HOST_BUFFER
 
 # Prefixes the nRF91 sends unsolicited. A prefixed line is a response only when its
 # prefix matches the pending command (see `is_urc`); these are URCs in any case.
@@ -74,14 +76,33 @@ def build(name: str, *params: Param) -> str:
 
 
 def check_length(command: str) -> None:
-    """Refuse a command the at_host buffer would silently truncate."""
+    """Refuse a command the at_host buffer would silently truncate (and then be stuck in quotes)."""
     size = len(command.encode("utf-8"))
     if size > MAX_COMMAND_LEN:
         raise ValidationError(
             f"the AT command would be {size} bytes, but at_host accepts at most {MAX_COMMAND_LEN} "
-            "(CONFIG_AT_HOST_CMD_MAX_LEN=4096): shorten the content, or rebuild the firmware with a "
-            "larger CONFIG_AT_HOST_CMD_MAX_LEN"
+            f"(CONFIG_AT_HOST_CMD_MAX_LEN={AT_HOST_BUFFER}): shorten the content, or rebuild the firmware "
+            "with a larger CONFIG_AT_HOST_CMD_MAX_LEN"
         )
+
+
+def check_command(command: str) -> None:
+    """Refuse text at_host would frame differently from what was meant, before a byte is sent.
+
+    An odd number of `"` leaves at_host inside quotes (every later command is swallowed);
+    BS and DEL edit its buffer without undoing a quote flip; NUL, CR or LF outside quotes
+    end the command early.
+    """
+    for char, name in (("\x00", "NUL"), ("\x08", "backspace (BS)"), ("\x7f", "DEL")):
+        if char in command:
+            raise ValidationError(f"the AT command contains a {name} character, which at_host treats as an "
+                                  "edit or a terminator: remove it")
+    if command.count('"') % 2:
+        raise ValidationError('the AT command has an unbalanced double quote ("): at_host would wait inside '
+                              "the quote and swallow every later command; close the quote or remove it")
+    if has_unquoted_break(command):
+        raise ValidationError("one command at a time: the command has a line break outside quotes")
+    check_length(command)
 
 
 def has_unquoted_break(command: str) -> bool:
@@ -116,11 +137,13 @@ class LineSplitter:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._in_quote = False
+        self.after_cr = False  # the last byte fed was a CR ending a line: its LF may follow
 
     def reset(self) -> None:
         """Forget a partial line (e.g. noise left before a new command)."""
         self._buf.clear()
         self._in_quote = False
+        self.after_cr = False
 
     @property
     def pending(self) -> bytes:
@@ -136,10 +159,12 @@ class LineSplitter:
         buf = self._buf
         for byte in data:
             if byte in (0x0D, 0x0A) and not self._in_quote:
+                self.after_cr = byte == 0x0D
                 if buf:
                     lines.append(buf.decode("utf-8", errors="replace"))
                     buf.clear()
                 continue
+            self.after_cr = False
             buf.append(byte)
             if byte == 0x22 and self._quote_aware():
                 self._in_quote = not self._in_quote
@@ -156,6 +181,8 @@ def split_lines(data: bytes) -> list[str]:
 # ---------------------------------------------------------------- classifying
 
 _FINAL_ERROR = re.compile(r"^\+(CME|CMS) ERROR: ?(\d+)\s*$")
+_FINAL_ERROR_TEXT = re.compile(r"^\+(CME|CMS) ERROR(:.*)?$", re.S)
+_MAX_CODE_DIGITS = 10  # no real code is longer; a longer number is noise, kept as "no code"
 
 
 def final_result(line: str) -> Optional[tuple[bool, Optional[int]]]:
@@ -170,7 +197,10 @@ def final_result(line: str) -> Optional[tuple[bool, Optional[int]]]:
         return False, None
     match = _FINAL_ERROR.match(text)
     if match:
-        return False, int(match.group(2))
+        digits = match.group(2)
+        return False, int(digits) if len(digits) <= _MAX_CODE_DIGITS else None
+    if _FINAL_ERROR_TEXT.match(text):  # a verbose or garbled error is still the end of the answer
+        return False, None
     return None
 
 
@@ -310,10 +340,20 @@ SECRET_CMNG_TYPES = frozenset({2, 3})
 _CMNG_WRITE = re.compile(r'^(AT%CMNG=0,\s*\d+,\s*)(\d+)(,\s*)"([^"]*)"(.*)$', re.S | re.I)
 
 
+_CMNG_WRITE_HEAD = re.compile(r'^(\s*AT%CMNG=0,\s*\d+,\s*)(\d+)(.*)$', re.S | re.I)
+
+
 def redact(command: str) -> str:
-    """The command with a private key, PSK or password replaced, for logs and traces."""
-    match = _CMNG_WRITE.match(command)
+    """The command with a private key, PSK or password replaced, for logs and traces.
+
+    Also for what a device echoes back: a %CMNG write that is cut or malformed keeps
+    only its sec_tag and type when the type is secret or a password may follow.
+    """
+    match = _CMNG_WRITE.match(command.lstrip())
     if not match:
+        head = _CMNG_WRITE_HEAD.match(command)
+        if head and (int(head.group(2)[:3]) in SECRET_CMNG_TYPES or head.group(3).count('"') > 2):
+            return f"{head.group(1).strip()}{head.group(2)},<{len(head.group(3))} bytes redacted>"
         return command
     head, kind, sep, content, rest = match.groups()
     if rest.strip():

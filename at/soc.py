@@ -2,18 +2,23 @@
 
 Typed results (`Credential`), errors that say what to do (`CMEError` with the
 meaning and advice for its code), and the rules of %CMNG enforced before a byte
-is sent. Below it sits one `Transport`; above it, the CLI or a user's script.
+is sent. Below it sits one link (`at.link.open_link`); above it, the CLI or a user's script.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator, NamedTuple, Optional, Union
+import re
+from typing import TYPE_CHECKING, Iterator, NamedTuple, Optional, Union
 
 from . import credentials, protocol
 from .credentials import CredType
-from .errors import ATError, CMEError, CommandError, ProtocolError, ValidationError, VerificationError
-from .transport import Response, Trace, Transport
+from .errors import ATError, CMEError, CommandError, Interrupted, ProtocolError, ValidationError, VerificationError
+from .link import Response, Trace, open_link
+
+if TYPE_CHECKING:
+    from .attest import Attestation
+    from .keygen import KeygenResult
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +53,21 @@ class Credential(NamedTuple):
 class SoC:
     """An nRF91 reached over a serial port (a path, a COM port, or any pyserial URL).
 
-    Opening syncs with the modem (a stray half-command is flushed) and turns on
-    numeric errors (AT+CMEE=1); closing restores the CMEE setting it found.
+    Opening gets in step with the modem (a half-sent command left in at_host's buffer
+    by a killed run is emptied, never committed) and turns on numeric errors
+    (AT+CMEE=1); closing restores the CMEE setting it found.
     """
 
     def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT,
                  trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> None:
         self.port = port
-        self._transport = Transport(port, baudrate=baudrate, timeout=timeout, trace=trace,
-                                    redact=redact, exclusive=exclusive)
+        self._link = open_link(port, baudrate=baudrate, timeout=timeout, trace=trace,
+                               redact=redact, exclusive=exclusive)
         self._cmee_before: Optional[int] = None
         try:
-            self._sync()
             self._enable_error_codes()
         except BaseException:
-            self._transport.close()
+            self._link.close()
             raise
 
     # ------------------------------------------------------------ lifecycle
@@ -75,31 +80,21 @@ class SoC:
 
     def close(self) -> None:
         """Restore AT+CMEE as it was and close the port. Safe to call twice."""
-        if not self._transport.is_open:
+        if not self._link.is_open:
             return
         try:
             if self._cmee_before is not None and self._cmee_before != 1:
-                self._transport.command(f"AT+CMEE={self._cmee_before}", timeout=2.0)
+                self._link.command(f"AT+CMEE={self._cmee_before}", timeout=2.0)
         except ATError as exc:
             log.debug("could not restore AT+CMEE: %s", exc)
         finally:
-            self._transport.close()
-
-    def _sync(self) -> None:
-        """Get in step: a first `AT` may meet leftovers in the modem's buffer and fail."""
-        last: Optional[Exception] = None
-        for _ in range(3):
-            response = self._transport.command("AT")
-            if response.ok:
-                return
-            last = CommandError("AT", response.final, response.code)
-        raise ProtocolError(f"the device on {self.port} does not answer AT with OK ({last}): "
-                            "is this the AT port, running at_client?")
+            self._link.close()
 
     def _enable_error_codes(self) -> None:
         try:
             lines = self.command("AT+CMEE?")
-            self._cmee_before = int(protocol.info_params(self._expect_line(lines, "+CMEE", "AT+CMEE?"), "+CMEE")[0])
+            value = protocol.info_params(self._expect_line(lines, "+CMEE", "AT+CMEE?"), "+CMEE")[0]
+            self._cmee_before = value if value in (0, 1) else 0
         except (ATError, ValueError, IndexError, TypeError) as exc:
             log.debug("AT+CMEE? not understood (%s); assuming 0", exc)
             self._cmee_before = 0
@@ -111,14 +106,14 @@ class SoC:
     @property
     def urcs(self) -> list[str]:
         """Unsolicited result codes received so far, oldest first (also those since the last command)."""
-        return self._transport.poll_urcs()
+        return self._link.poll_urcs()
 
     def clear_urcs(self) -> None:
-        self._transport.urcs.clear()
+        self._link.urcs.clear()
 
     def response(self, text: str, *, timeout: Optional[float] = None) -> Response:
         """Send any AT command and return its `Response` without raising on ERROR."""
-        return self._transport.command(text.strip(), timeout=timeout)
+        return self._link.command(text.strip(), timeout=timeout)
 
     def command(self, text: str, *, timeout: Optional[float] = None) -> list[str]:
         """Send any AT command; return its information lines, or raise `CMEError`/`CommandError`."""
@@ -152,20 +147,43 @@ class SoC:
     # ------------------------------------------------------------ identity
 
     def get_imei(self) -> str:
-        """The IMEI (AT+CGSN=1), checked: 15 digits with a valid Luhn check digit."""
-        imei = str(self._single_param("AT+CGSN=1", "+CGSN"))
-        if not protocol.is_valid_imei(imei):
-            raise ProtocolError(f"the modem reported {imei!r}, which is not a valid IMEI")
-        return imei
+        """The IMEI (AT+CGSN=1), checked: 15 digits with a valid Luhn check digit.
+
+        Only a `+CGSN: "<IMEI>"` line counts; banner or noise lines around it are ignored.
+        """
+        lines = self.command("AT+CGSN=1")
+        seen = []
+        for line in lines:
+            match = re.fullmatch(r'\s*\+CGSN:\s*"?(\d{15})"?\s*', line, re.I)
+            if match and protocol.is_valid_imei(match.group(1)):
+                return match.group(1)
+            if line.upper().startswith("+CGSN"):
+                seen.append(line.strip()[:40])
+        if seen:
+            raise ProtocolError(f"the modem reported {seen[0]!r}, which is not a valid IMEI")
+        raise ProtocolError("AT+CGSN=1 answered without a +CGSN line holding an IMEI")
+
+    def _bare_value(self, command: str, form: str) -> str:
+        """The one line of `command`'s answer that has the expected form, never a banner."""
+        lines = [line.strip() for line in self.command(command)]
+        for line in lines:
+            if re.fullmatch(form, line):
+                return line
+        tokens = [line for line in lines if re.fullmatch(r"[\x21-\x7e]{1,64}", line) and line != "Ready"]
+        if tokens:
+            return tokens[-1]
+        raise ProtocolError(f"{command} answered without a value: {[line[:40] for line in lines]!r}")
 
     def get_manufacturer_id(self) -> str:
-        return self._expect_line(self.command("AT+CGMI"), None, "AT+CGMI").strip()
+        return self._bare_value("AT+CGMI", r"Nordic Semiconductor.*")
 
     def get_model(self) -> str:
-        return self._expect_line(self.command("AT+CGMM"), None, "AT+CGMM").strip()
+        """E.g. `nRF9151-LACA`."""
+        return self._bare_value("AT+CGMM", r"nRF91\w*(-\w+)?")
 
     def get_firmware_version(self) -> str:
-        return self._expect_line(self.command("AT+CGMR"), None, "AT+CGMR").strip()
+        """E.g. `mfw_nrf91x1_2.0.2`."""
+        return self._bare_value("AT+CGMR", r"mfw[\w.+-]*")
 
     def get_functional_mode(self) -> int:
         mode = self._single_param("AT+CFUN?", "+CFUN")
@@ -188,11 +206,29 @@ class SoC:
         if before in CFUN_INACTIVE_MODES:
             yield before
             return
-        self.set_functional_mode(mode)
+        try:
+            self.set_functional_mode(mode)
+        except KeyboardInterrupt:
+            self._restore_after_interrupt(before, mode)
+            raise
         try:
             yield before
-        finally:
+        except KeyboardInterrupt:
+            self._restore_after_interrupt(before, mode)
+            raise
+        except BaseException:
             self.set_functional_mode(before)
+            raise
+        self.set_functional_mode(before)
+
+    def _restore_after_interrupt(self, before: int, mode: int) -> None:
+        """Ctrl-C inside `offline()`: put CFUN back, or raise `Interrupted` saying it could not."""
+        try:
+            self.set_functional_mode(before)
+        except (ATError, KeyboardInterrupt) as exc:
+            reason = "interrupted again" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            raise Interrupted(f"interrupted: the modem may still be offline (CFUN={mode}); restoring CFUN={before} "
+                              f"failed ({reason}): run 'AT+CFUN={before}' or reset the kit") from None
 
     # ------------------------------------------------------------ credentials
 
@@ -275,6 +311,20 @@ class SoC:
         credentials.check_sec_tag(sec_tag, writing=True)
         kind = credentials.check_cred_type(cred_type)
         self.command(protocol.build("%CMNG", 3, sec_tag, int(kind)))
+
+    # ------------------------------------------------------------ keys born in the modem
+
+    def keygen(self, sec_tag: int, subject: Optional[str] = None, key_usage: Optional[str] = None) -> KeygenResult:
+        """%KEYGEN at `sec_tag` (type 2), offline, CFUN restored; the checked CSR. See `at.keygen`."""
+        from . import keygen
+
+        return keygen.generate(self, sec_tag, subject=subject, key_usage=key_usage)
+
+    def attest(self) -> Attestation:
+        """%ATTESTTOKEN: the device UUID, device type and firmware UUID, and the raw token. See `at.attest`."""
+        from . import attest
+
+        return attest.attest(self)
 
 
 __all__ = ["SoC", "Credential", "CredType"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,33 @@ def sim_state(tmp_path, monkeypatch):
     state = tmp_path / "simstate"
     monkeypatch.setenv("NRF91_SIM_STATE_DIR", str(state))
     return state
+
+
+_PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "no_proxy", "NO_PROXY")
+_PROXIES_BEFORE = {var: os.environ.get(var) for var in _PROXY_VARS}
+
+
+def package_index_env() -> dict:
+    """The environment with the machine's own proxy settings, for `pip install` (which needs the index)."""
+    env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARS}
+    env.update({k: v for k, v in _PROXIES_BEFORE.items() if v is not None})
+    return env
+
+
+@pytest.fixture(autouse=True)
+def offline_firmware(tmp_path, monkeypatch):
+    """No test reaches the internet: at_client files are cached per test, and any HTTP(S) request to a
+    non-loopback host goes to a proxy on a closed loopback port (refused at once). Inherited by subprocesses."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    for var in _PROXY_VARS[:6]:
+        monkeypatch.setenv(var, dead)
+    for var in _PROXY_VARS[6:]:
+        monkeypatch.setenv(var, "127.0.0.1,localhost")
+    monkeypatch.setenv("NRF91_AT_CACHE_DIR", str(tmp_path / "hexcache"))
+    monkeypatch.delenv("NRF91_AT_HEX_MANIFEST", raising=False)
+    return tmp_path / "hexcache"
 
 
 @pytest.fixture

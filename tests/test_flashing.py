@@ -1,5 +1,6 @@
 """Flashing across its real boundaries: a fake pynrfjprog HighLevel (real APIError codes) and a fake
 `nrfutil` executable on PATH that records its argv. Everything above them is the real code."""
+import hashlib
 import json
 import os
 import stat
@@ -11,10 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from at import flashing, programmer
+from at import firmware, flashing, programmer
 from at.errors import CMEError, FlashError
 from at.programmer import check_hex, choose_probe
-from tests.conftest import run_cmng
+from tests.conftest import one_error, run_cmng
+from tests.hexserve import HexServer, Images, hex_file
 
 VALID_HEX = ":020000040000FA\n:10000000000102030405060708090A0B0C0D0E0F78\n:00000001FF\n"
 
@@ -67,6 +69,8 @@ def fake_highlevel(monkeypatch):
 
     calls = []
     failures = {}
+    probes = [960123456]
+    programmed = []  # (path, sha256 of the file when the probe was asked to program it)
 
     def maybe_fail(where):
         if where in failures:
@@ -82,7 +86,7 @@ def fake_highlevel(monkeypatch):
             calls.append(("close",))
 
         def get_connected_probes(self):
-            return [960123456]
+            return list(probes)
 
     class DebugProbe:
         def __init__(self, api, snr, coprocessor):
@@ -99,6 +103,7 @@ def fake_highlevel(monkeypatch):
             maybe_fail("program")
             calls.append(("program", path, program_options.erase_action, program_options.verify,
                           program_options.reset))
+            programmed.append((path, hashlib.sha256(Path(path).read_bytes()).hexdigest()))
 
         def reset(self):
             calls.append(("reset",))
@@ -109,7 +114,7 @@ def fake_highlevel(monkeypatch):
         setattr(fake, enum_name, getattr(Parameters, enum_name))
     monkeypatch.setitem(sys.modules, "pynrfjprog.HighLevel", fake)
     monkeypatch.setattr(pynrfjprog, "HighLevel", fake, raising=False)
-    return SimpleNamespace(calls=calls, failures=failures, Parameters=Parameters)
+    return SimpleNamespace(calls=calls, failures=failures, Parameters=Parameters, probes=probes, programmed=programmed)
 
 
 def test_pynrfjprog_programs_the_application_core_with_enum_options(fake_highlevel, hexes):
@@ -260,11 +265,24 @@ def test_cmng_e2e_flashes_app_after_a_failed_read(fake_nrfutil, hexes, name):
     assert programs(fake_nrfutil.calls()) == [hexes[0], hexes[1]]
 
 
-def test_missing_board_hex_stops_before_touching_the_kit(fake_nrfutil, name, tmp_path):
-    proc = run_cmng("list", f"sim://{name}", "-x", "--programmer", "nrfutil", cwd=tmp_path)
-    assert proc.returncode == 7 and "hex/README.md" in proc.stderr.decode()
-    assert "at_client_nrf9160dk.hex" in proc.stderr.decode()
+def test_x_without_a_fetchable_hex_stops_before_touching_the_kit(fake_nrfutil, name, offline_firmware):
+    """The real manifest, no internet (tests send it to a closed loopback proxy): one line, nothing flashed."""
+    proc = run_cmng("list", f"sim://{name}", "-x", "--programmer", "nrfutil")
+    line = one_error(proc)
+    assert proc.returncode == 11 and line.startswith("cmng: error: no verified at_client for the nRF9160 DK")
+    assert "cannot reach nordicsemiconductor.github.io" in line and "cannot reach raw.githubusercontent.com" in line
+    assert "'cmng hex fetch nrf9160dk' (on a station without internet: --from DIR_OR_URL)" in line
+    assert "CONFIG_AT_HOST_CMD_MAX_LEN=4096" in line and "--at_client_hex PATH" in line
     assert programs(fake_nrfutil.calls()) == []
+    assert not offline_firmware.exists() or list(offline_firmware.iterdir()) == []
+
+
+def test_at_client_hex_that_is_not_intel_hex_is_refused_before_the_programmer(fake_nrfutil, name, tmp_path):
+    bad = tmp_path / "zephyr.elf"
+    bad.write_bytes(b"\x7fELF\x02\x01")
+    proc = run_cmng("list", f"sim://{name}", "-x", "--programmer", "nrfutil", "--at_client_hex", str(bad))
+    assert proc.returncode == 7 and "is not a valid Intel HEX file" in proc.stderr.decode()
+    assert fake_nrfutil.calls() == []  # nrfutil was not even asked for its probes
 
 
 def test_bad_app_hex_is_refused_before_flashing(fake_nrfutil, hexes, name, tmp_path):
@@ -280,8 +298,24 @@ def test_thingy_cannot_be_flashed_through_jlink(monkeypatch, hexes, pty_sim):
     sim = pty_sim()
     thingy = SimpleNamespace(device=sim.path, vid=0x1915, pid=0x9100, serial_number="THINGY91_ABC", location="1-2:1.0")
     monkeypatch.setattr("serial.tools.list_ports.comports", lambda *a, **k: [thingy])
-    with pytest.raises(FlashError, match="Thingy:91 has no J-Link.*MCUboot"):
+    with pytest.raises(FlashError, match="Thingy:91 has no J-Link on board: name an external debug probe.*MCUboot"):
         flashing.run_with_firmware(lambda: 0, port=sim.path, program_hex=True, app_hex=None, at_client_hex=hexes[0])
+
+
+@pytest.mark.parametrize("probe", [50123456, 960123456])  # a J-Link, or an nRF9160 DK's Debug out
+def test_thingy_with_an_external_probe_gets_the_thingy_build(monkeypatch, fake_highlevel, published, pty_sim,
+                                                              offline_firmware, probe):
+    server, images, manifest = published
+    server.serve(images)
+    sim = pty_sim()
+    thingy = SimpleNamespace(device=sim.path, vid=0x1915, pid=0x9100, serial_number="THINGY91_ABC", location="1-2:1.0")
+    monkeypatch.setattr("serial.tools.list_ports.comports", lambda *a, **k: [thingy])
+    fake_highlevel.probes[:] = [probe]  # the Thingy's USB identity tells the board, not the probe's serial
+    flashing.run_with_firmware(lambda: 0, port=sim.path, program_hex=True, app_hex=None, serial_number=str(probe),
+                               programmer="pynrfjprog", manifest=manifest)
+    assert server.requests == [f"/{hex_file('thingy91')}"]
+    assert fake_highlevel.programmed == [(str(offline_firmware / hex_file("thingy91")),
+                                          hashlib.sha256(images.content["thingy91"]).hexdigest())]
 
 
 def test_wait_for_at_polls_until_the_port_answers(tmp_path):
@@ -289,10 +323,104 @@ def test_wait_for_at_polls_until_the_port_answers(tmp_path):
         flashing.wait_for_at(str(tmp_path / "ttyGone"), timeout=1.0, interval=0.2)
 
 
-def test_hex_lookup_by_board(tmp_path, monkeypatch):
-    monkeypatch.setenv("NRF91_AT_HEX_DIR", str(tmp_path))
-    (tmp_path / "at_client_nrf9151dk.hex").write_text(VALID_HEX)
-    assert flashing.find_at_client_hex("nrf9151dk") == tmp_path / "at_client_nrf9151dk.hex"
-    with pytest.raises(FlashError, match="--at_client_hex"):
-        flashing.find_at_client_hex(None)
-    assert Path(flashing.HEX_README).name == "README.md"
+# ------------------------------------------------------------------ -x with Nordic's published builds
+
+@pytest.fixture
+def published(tmp_path):
+    """A loopback HTTP server publishing small test at_client images, and a manifest naming them."""
+    server = HexServer()
+    images = Images(tmp_path, [server.base])
+    yield server, images, firmware.load_manifest(images.manifest)
+    server.stop()
+
+
+@pytest.mark.parametrize("serial,board", [(960123456, "nrf9160dk"), (1050123456, "nrf9161dk")])
+def test_x_picks_the_board_by_serial_number_and_fetches_when_missing(fake_highlevel, published, mem_url,
+                                                                     offline_firmware, serial, board):
+    server, images, manifest = published
+    server.serve(images)
+    fake_highlevel.probes[:] = [serial]
+    notes, stages = [], []
+    for _ in range(2):  # the second run uses the verified cached file
+        flashing.run_with_firmware(lambda: None, port=mem_url, program_hex=True, app_hex=None,
+                                   programmer="pynrfjprog", manifest=manifest, notify=notes.append,
+                                   progress=lambda stage, pct: stages.append((stage, pct)))
+    cached = str(offline_firmware / hex_file(board))
+    expected = hashlib.sha256(images.content[board]).hexdigest()
+    assert fake_highlevel.programmed == [(cached, expected), (cached, expected)]
+    assert server.requests == [f"/{hex_file(board)}"]
+    assert sum("TEST LICENSE NOTE" in note for note in notes) == 1
+    fetching = [pct for stage, pct in stages if stage == f"fetching {hex_file(board)}"]
+    assert len(fetching) >= 2 and fetching[-1] == 100.0 and fetching == sorted(fetching)
+
+
+@pytest.mark.parametrize("mode", ["tampered", "truncated"])
+def test_x_never_flashes_an_unverified_download(fake_highlevel, published, mem_url, offline_firmware, mode):
+    server, images, manifest = published
+    data = images.content["nrf9160dk"]
+    server.routes[f"/{hex_file('nrf9160dk')}"] = ("file", data.replace(b"1", b"2", 1)) if mode == "tampered" \
+        else ("truncated", data)
+    with pytest.raises(flashing.AtClientUnavailable, match="no verified at_client for the nRF9160 DK") as err:
+        flashing.run_with_firmware(lambda: None, port=mem_url, program_hex=True, app_hex=None,
+                                   programmer="pynrfjprog", manifest=manifest)
+    assert err.value.board == "nrf9160dk"
+    assert fake_highlevel.programmed == [] and list(offline_firmware.iterdir()) == []
+
+
+def test_x_finds_the_probe_before_any_download(fake_highlevel, published, mem_url):
+    server, images, manifest = published
+    server.serve(images)
+    fake_highlevel.probes[:] = []
+    with pytest.raises(FlashError, match="no debug probe found"):
+        flashing.run_with_firmware(lambda: None, port=mem_url, program_hex=True, app_hex=None,
+                                   programmer="pynrfjprog", manifest=manifest)
+    assert server.requests == [] and fake_highlevel.programmed == []
+
+
+@pytest.mark.parametrize("serial,message", [
+    (1051123456, "no at_client build for the nRF9151 DK: build nrf/samples/cellular/at_client for nrf9151dk/nrf9151/ns"),
+    (50123456, "J-Link 50123456 is not an nRF91 DK's on-board probe"),
+])
+def test_x_without_a_published_build_says_how_to_get_one(fake_highlevel, published, mem_url, serial, message):
+    server, images, manifest = published
+    server.serve(images)
+    fake_highlevel.probes[:] = [serial]
+    with pytest.raises(flashing.AtClientUnavailable, match=message):
+        flashing.run_with_firmware(lambda: None, port=mem_url, program_hex=True, app_hex=None,
+                                   programmer="pynrfjprog", manifest=manifest)
+    assert server.requests == [] and fake_highlevel.programmed == []
+
+
+def test_x_uses_a_verified_cached_file_without_the_network(fake_highlevel, published, mem_url, offline_firmware):
+    server, images, manifest = published
+    images.put(offline_firmware)  # e.g. copied from a station that fetched it
+    flashing.run_with_firmware(lambda: None, port=mem_url, program_hex=True, app_hex=None,
+                               programmer="pynrfjprog", manifest=manifest)
+    assert server.requests == [] and [p for p, _ in fake_highlevel.programmed] == [
+        str(offline_firmware / hex_file("nrf9160dk"))]
+
+
+def test_cmng_x_fetches_the_kits_build_when_missing_then_uses_the_cache(fake_nrfutil, published, name, monkeypatch,
+                                                                        offline_firmware):
+    server, images, _ = published
+    server.serve(images)
+    monkeypatch.setenv("NRF91_AT_HEX_MANIFEST", str(images.manifest))
+    monkeypatch.setenv("FAKE_NRFUTIL_PROBES", "001050777888")  # an nRF9161 DK
+    for _ in range(2):
+        proc = run_cmng("imei", f"sim://{name}", "-x", "--programmer", "nrfutil")
+        assert proc.returncode == 0, proc.stderr.decode()
+    cached = str(offline_firmware / hex_file("nrf9161dk"))
+    assert programs(fake_nrfutil.calls()) == [cached, cached]
+    assert server.requests == [f"/{hex_file('nrf9161dk')}"]
+
+
+def test_cmng_x_refuses_a_tampered_download_and_says_how_to_get_one(fake_nrfutil, published, name, monkeypatch,
+                                                                     offline_firmware):
+    server, images, _ = published
+    server.serve(images)
+    server.routes[f"/{hex_file('nrf9160dk')}"] = ("file", images.content["nrf9160dk"].replace(b"F", b"E", 1))
+    monkeypatch.setenv("NRF91_AT_HEX_MANIFEST", str(images.manifest))
+    proc = run_cmng("list", f"sim://{name}", "-x", "--programmer", "nrfutil")
+    line = one_error(proc)
+    assert proc.returncode == 11 and "refused (a tampered or wrong file)" in line and "cmng hex fetch nrf9160dk" in line
+    assert programs(fake_nrfutil.calls()) == [] and list(offline_firmware.iterdir()) == []

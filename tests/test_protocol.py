@@ -18,9 +18,9 @@ def test_build_quotes_strings_and_drops_trailing_none():
 
 
 def test_check_length_names_the_kconfig_option():
-    protocol.check_length("A" * 4095)
+    protocol.check_length("A" * 4094)
     with pytest.raises(ValidationError, match="CONFIG_AT_HOST_CMD_MAX_LEN"):
-        protocol.check_length("A" * 4096)
+        protocol.check_length("A" * 4095)
 
 
 def test_splitter_keeps_newlines_inside_quotes_of_a_response_line():

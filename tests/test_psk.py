@@ -2,19 +2,15 @@
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
 
 import pytest
 
 import at
-from at import pskfile
-from at.files import locked
+from at import psk, pskfile
 from at.psk import provision_psk
 from at.sim import device
-from tests.conftest import run_cmng
+from tests.conftest import run_cmng, script
 
 
 def stored(state_dir, name, sec_tag=1234):
@@ -27,10 +23,11 @@ def stored(state_dir, name, sec_tag=1234):
 def test_psk_file_keeps_other_lines_and_replaces_the_identity(tmp_path):
     path = tmp_path / "psk_file.txt"
     path.write_text("# broker keys\nother:abcd\nnrf-1:0000\n\n")
+    os.chmod(path, 0o640)
     pskfile.update_psk_file(path, "nrf-1", "1111")
     pskfile.update_psk_file(path, "nrf-2", "2222")
     assert path.read_text() == "# broker keys\nother:abcd\nnrf-1:1111\n\nnrf-2:2222\n"
-    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode
     assert pskfile.read_psk_file(path) == {"other": "abcd", "nrf-1": "1111", "nrf-2": "2222"}
     with pytest.raises(at.ValidationError, match="psk_file"):
         pskfile.update_psk_file(path, "bad:id", "00")
@@ -85,112 +82,11 @@ def test_eight_concurrent_runs_lose_no_line(name, tmp_path, sim_state):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_killed_between_device_write_and_file_update(name, tmp_path, sim_state):
-    path = tmp_path / "psk_file.txt"
-    path.write_text("old:00ff\n")
-    os.chmod(path, 0o600)
-    from tests.conftest import script
-    with locked(path):  # the run can write the device but must wait for the file
-        proc = subprocess.Popen([script("cmng"), "psk", f"sim://{name}", "--psk_file", str(path)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while stored_or_none(sim_state, name)[1] is None:  # poll until the device holds the PSK
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert path.read_text() == "old:00ff\n"
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    rerun = run_cmng("psk", f"sim://{name}", "--psk_file", str(path))
-    assert rerun.returncode == 0
-    identity, key = stored(sim_state, name)
-    assert pskfile.read_psk_file(path) == {"old": "00ff", identity: key}
-
-
 def stored_or_none(state_dir, name):
     try:
         return stored(state_dir, name)
     except (FileNotFoundError, json.JSONDecodeError):
         return None, None
-
-
-# ------------------------------------------------------------------ a real broker
-
-def mosquitto_binary():
-    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-    if not found or not shutil.which("mosquitto_pub"):
-        if os.environ.get("CI"):
-            pytest.fail("mosquitto and mosquitto-clients must be installed in CI (.ci/run installs them)")
-        pytest.skip("mosquitto not installed: apt-get install mosquitto mosquitto-clients")
-    return found
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def broker(tmp_path):
-    exe = mosquitto_binary()
-    path = tmp_path / "psk_file.txt"
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"per_listener_settings true\nlistener {port} 127.0.0.1\npsk_hint nrf91\n"
-                    f"psk_file {path}\nuse_identity_as_username true\nallow_anonymous false\n"
-                    # as root, mosquitto would drop to its own user, which cannot read our 0600 file
-                    + ("user root\n" if os.geteuid() == 0 else ""))
-
-    def start():
-        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return proc
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-                time.sleep(0.05)
-
-    state = {"path": path, "port": port, "start": start, "procs": []}
-    yield state
-    for proc in state["procs"]:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def mqtt(tool, port, identity, key, *args):
-    return subprocess.run([tool, "-h", "127.0.0.1", "-p", str(port), "--psk-identity", identity, "--psk", key,
-                           "-q", "1", *args], capture_output=True, text=True, timeout=20)
-
-
-def test_provisioned_kits_connect_to_a_real_mosquitto(broker, name, sim_state):
-    kits = [f"{name}-a", f"{name}-b"]
-    proc = run_cmng("psk", *[f"sim://{k}" for k in kits], "--psk_file", str(broker["path"]))
-    assert proc.returncode == 0, proc.stderr
-    broker["procs"].append(broker["start"]())
-    port = broker["port"]
-    for kit in kits:
-        identity, key = stored(sim_state, kit)  # what the device holds, not what the file says
-        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "--psk-identity", identity,
-                                "--psk", key, "-t", f"devices/{identity}", "-C", "1", "-W", "15"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        message = f"hello from {identity}"
-        deadline = time.monotonic() + 15
-        while sub.poll() is None and time.monotonic() < deadline:  # publish until the subscriber has it
-            assert mqtt("mosquitto_pub", port, identity, key, "-t", f"devices/{identity}", "-m", message).returncode == 0
-            try:
-                out, _ = sub.communicate(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        else:
-            out = sub.stdout.read()
-        assert out.strip() == message
-        wrong = "00" * (len(key) // 2) if key != "00" * (len(key) // 2) else "11" * (len(key) // 2)
-        refused = mqtt("mosquitto_pub", port, identity, wrong, "-t", "x", "-m", "no")
-        assert refused.returncode != 0
 
 
 def test_example_script_provisions_with_the_original_defaults(name, tmp_path, sim_state):
@@ -204,3 +100,196 @@ def test_example_script_provisions_with_the_original_defaults(name, tmp_path, si
     identity, key = stored(sim_state, name, sec_tag=1234)
     assert pskfile.read_psk_file(tmp_path / "psk_file.txt") == {identity: key}
     assert key not in proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------ an unusable psk_file: exit 3, kit untouched
+
+def others(folder, *names):
+    return sorted(p.name for p in folder.iterdir() if p.name not in names)
+
+
+def provisioned_kit(name, tmp_path, sim_state):
+    """A kit that already has a PSK (recorded in a good file elsewhere): (identity, psk)."""
+    good = tmp_path / "good" / "psk_file.txt"
+    good.parent.mkdir()
+    assert run_cmng("psk", f"sim://{name}", "--psk_file", str(good)).returncode == 0
+    return stored(sim_state, name)
+
+
+def denied_to_root():
+    """argv prefix that runs a command as root without the capabilities that let root ignore permissions."""
+    if os.geteuid() != 0:
+        return []  # permissions apply anyway
+    drop = "-dac_override,-dac_read_search,-fowner,-linux_immutable"
+    if not shutil.which("setpriv") or subprocess.run(["setpriv", "--bounding-set", drop, "true"]).returncode != 0:
+        pytest.skip("running as root, and setpriv cannot drop CAP_DAC_OVERRIDE here: root ignores a read-only mode")
+    return ["setpriv", "--bounding-set", drop]
+
+
+def unusable(kind, tmp_path):
+    """(psk_file path, argv prefix, expected message) for one kind of unusable psk_file."""
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    if kind == "folder":
+        (folder / "psk_file.txt").mkdir()
+        return folder / "psk_file.txt", [], "is a folder"
+    if kind == "missing folder":
+        return folder / "nope" / "psk_file.txt", [], "does not exist: create it"
+    if kind == "dangling symlink into a missing folder":
+        (folder / "psk_file.txt").symlink_to(folder / "gone" / "psk.txt")
+        return folder / "psk_file.txt", [], "does not exist: create it"
+    if kind == "undecodable bytes":
+        (folder / "psk_file.txt").write_bytes(b"a:00\n\xff\xfe\xfd:00\n")
+        return folder / "psk_file.txt", [], "line 2 is not UTF-8"
+    if kind == "a key Mosquitto refuses":
+        (folder / "psk_file.txt").write_bytes(b"a:00\nb:0g\n")
+        return folder / "psk_file.txt", [], "not hex, so Mosquitto refuses the whole file"
+    if kind == "read-only folder":
+        (folder / "psk_file.txt").write_bytes(b"a:00\n")
+        os.chmod(folder, 0o555)
+        return folder / "psk_file.txt", denied_to_root(), "cannot lock"
+    if kind == "unreadable file":
+        (folder / "psk_file.txt").write_bytes(b"a:00\n")
+        os.chmod(folder / "psk_file.txt", 0o200)
+        return folder / "psk_file.txt", denied_to_root(), "cannot read psk_file"
+    if kind == "folder it cannot enter":
+        os.chmod(folder, 0o000)
+        return folder / "psk_file.txt", denied_to_root(), "cannot reach psk_file"
+    raise AssertionError(kind)
+
+
+UNUSABLE = ["folder", "missing folder", "dangling symlink into a missing folder", "undecodable bytes",
+            "a key Mosquitto refuses", "read-only folder", "unreadable file", "folder it cannot enter"]
+
+
+@pytest.mark.parametrize("kind", UNUSABLE)
+def test_an_unusable_psk_file_exits_3_with_one_line_and_the_kit_untouched(kind, name, tmp_path, sim_state):
+    before = provisioned_kit(name, tmp_path, sim_state)
+    path, prefix, message = unusable(kind, tmp_path)
+    folder_before = others(tmp_path / "broker")
+    content = path.read_bytes() if path.is_file() else None
+    try:
+        proc = subprocess.run([*prefix, script("cmng"), "psk", f"sim://{name}", "--psk_file", str(path)],
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        os.chmod(tmp_path / "broker", 0o755)
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 3, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("cmng: error: ") and message in lines[0], proc.stderr
+    assert proc.stdout == ""
+    assert stored(sim_state, name) == before  # the kit keeps its PSK
+    assert others(tmp_path / "broker") == folder_before  # no lock, temp or new file left
+    if content is not None:
+        assert path.read_bytes() == content
+
+
+def test_an_immutable_folder_denies_root_too(name, tmp_path, sim_state):
+    """chattr +i: a read-only folder even for root with all its capabilities (ext4 and the like)."""
+    before = provisioned_kit(name, tmp_path, sim_state)
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    (folder / "psk_file.txt").write_bytes(b"a:00\n")
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not possible on this filesystem or without CAP_LINUX_IMMUTABLE")
+    try:
+        proc = run_cmng("psk", f"sim://{name}", "--psk_file", str(folder / "psk_file.txt"))
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert proc.returncode == 3 and proc.stderr.decode().count("\n") == 1, proc.stderr
+    assert "cannot lock" in proc.stderr.decode() and stored(sim_state, name) == before
+
+
+@pytest.mark.parametrize("prefix", ["#nrf-", "nrf:", "nrf -", "nrf\t", "\x1b[31m"])
+def test_an_identity_prefix_mosquitto_cannot_hold_exits_3_before_the_kit(prefix, name, tmp_path, sim_state):
+    before = provisioned_kit(name, tmp_path, sim_state)
+    proc = run_cmng("psk", f"sim://{name}", "--psk_file", str(tmp_path / "p.txt"), "--identity_prefix", prefix)
+    assert proc.returncode == 3 and proc.stderr.decode().count("\n") == 1, proc.stderr
+    assert "identity prefix" in proc.stderr.decode()
+    assert stored(sim_state, name) == before and not (tmp_path / "p.txt").exists()
+
+
+def test_a_symlinked_psk_file_stays_a_link_and_keeps_its_mode(name, tmp_path, sim_state):
+    real = tmp_path / "etc" / "psk_file.txt"
+    real.parent.mkdir()
+    real.write_text("other:00ff\n")
+    os.chmod(real, 0o640)
+    link = tmp_path / "psk_file.txt"
+    link.symlink_to(real)
+    assert run_cmng("psk", f"sim://{name}", "--psk_file", str(link)).returncode == 0
+    identity, key = stored(sim_state, name)
+    assert link.is_symlink() and real.read_text() == f"other:00ff\n{identity}:{key}\n"
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert others(real.parent) == [".psk_file.txt.lock", "psk_file.txt"]
+
+
+def test_a_stale_temp_file_from_a_killed_run_is_removed(name, tmp_path, sim_state):
+    path = tmp_path / "psk_file.txt"
+    stale = tmp_path / ".psk_file.txt.deadbeef0000.tmp"
+    stale.write_text("nrf-1:00112233\n")
+    assert run_cmng("psk", f"sim://{name}", "--psk_file", str(path)).returncode == 0
+    assert others(tmp_path, "simstate") == [".psk_file.txt.lock", "psk_file.txt"]
+
+
+# ------------------------------------------------------------------ an interrupted update is settled by the next run
+
+def test_settle_keeps_a_pending_key_the_kit_holds_and_drops_one_it_lacks(mem_url, tmp_path):
+    path = tmp_path / "psk_file.txt"
+    path.write_text("other:00ff\n")
+    book = pskfile.PskFile(path)
+    with at.SoC(mem_url) as soc:
+        identity = "nrf-" + soc.get_imei()
+        book.begin(identity, "1111")  # a run stopped after marking and writing the kit
+        soc.write_credential(1234, 4, identity)
+        soc.write_credential(1234, 3, "1111")
+        assert book.entries() == {"other": "00ff"}
+        assert psk.settle(soc, book, 1234, identity) == "kept"
+        assert book.entries() == {"other": "00ff", identity: "1111"} and book.pending() == {}
+        book.begin(identity, "2222")  # a run stopped after marking, before the kit
+        assert psk.settle(soc, book, 1234, identity) == "dropped"
+        assert book.entries() == {"other": "00ff", identity: "1111"} and book.pending() == {}
+        assert psk.settle(soc, book, 1234, identity) is None
+    assert path.read_text() == f"other:00ff\n{identity}:1111\n"
+
+
+def test_without_hashes_settle_cannot_tell_and_provisioning_starts_over(name, tmp_path):
+    path = tmp_path / "psk_file.txt"
+    book = pskfile.PskFile(path)
+    url = f"sim://{name}?state=memory&zero_sha=1"
+    with at.SoC(url) as soc:
+        identity = "nrf-" + soc.get_imei()
+        soc.write_credential(1234, 4, identity)
+        soc.write_credential(1234, 3, "3333", verify=False)
+        book.begin(identity, "3333")  # the kit may hold it, but lists an all-zero hash
+        assert psk.settle(soc, book, 1234, identity, drop_unknown=False) is None
+        assert book.pending() == {identity: "3333"}
+        result = provision_psk(soc, psk_file=path)
+    assert result.settled == "dropped" and book.pending() == {}
+    assert book.entries() == {identity: device._memory[name].credentials()[(1234, 3)]}
+
+
+def test_a_kit_lost_mid_write_leaves_a_pending_line_the_next_run_settles(name, tmp_path, sim_state):
+    path = tmp_path / "psk_file.txt"
+    assert run_cmng("psk", f"sim://{name}", "--psk_file", str(path)).returncode == 0
+    identity, old = stored(sim_state, name)
+    lost = run_cmng("psk", f"sim://{name}?disconnect_after=150", "--psk_file", str(path))
+    assert lost.returncode == 6, lost.stderr  # the port went away
+    assert b"pending line" in lost.stderr and b"Traceback" not in lost.stderr
+    book = pskfile.PskFile(path)
+    assert identity in book.pending() and book.entries()[identity] == old
+    again = run_cmng("psk", f"sim://{name}", "--psk_file", str(path), "--json")
+    assert again.returncode == 0
+    identity, new = stored(sim_state, name)
+    assert book.entries() == {identity: new} and book.pending() == {}
+
+
+def test_example_script_refuses_an_unusable_psk_file_before_the_kit(name, tmp_path, sim_state):
+    import sys
+    from pathlib import Path
+
+    before = provisioned_kit(name, tmp_path, sim_state)
+    (tmp_path / "dir").mkdir()
+    example = Path(__file__).resolve().parent.parent / "examples" / "psk_provision.py"
+    proc = subprocess.run([sys.executable, str(example), f"sim://{name}", "--psk_file", str(tmp_path / "dir")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1 and "is a folder" in proc.stderr
+    assert stored(sim_state, name) == before

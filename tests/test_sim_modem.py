@@ -1,7 +1,8 @@
-"""The simulated modem as a pure state machine: bytes in, bytes out, per the wire spec."""
+"""The simulated modem as a pure state machine: commands in, lines out, behind at_host framing."""
 import pytest
 
 from at import protocol
+from at.sim.at_host import AtHost, AtHostFrontEnd
 from at.sim.factory import factory_state
 from at.sim.modem import Modem, ModemOptions, imei_for
 from at.sim.store import FileStore, MemoryStore
@@ -11,8 +12,17 @@ def modem(flavour="nrf91x1", **options) -> Modem:
     return Modem("unit", MemoryStore(lambda: factory_state("unit", flavour)), ModemOptions(flavour=flavour, **options))
 
 
+_front: dict = {}
+
+
+def front(m: Modem) -> AtHostFrontEnd:
+    if id(m) not in _front:
+        _front[id(m)] = AtHostFrontEnd(m.execute, AtHost())
+    return _front[id(m)]
+
+
 def ask(m: Modem, command: str) -> list[str]:
-    return protocol.split_lines(m.receive(command.encode() + b"\r\n"))
+    return protocol.split_lines(front(m).receive(command.encode() + b"\r\n"))
 
 
 def test_boots_in_cfun0_and_answers_identity_commands():
@@ -76,30 +86,35 @@ def test_factory_set_and_modem_owned_entries_depend_on_flavour():
     assert all("429496729" not in line for line in old)
 
 
-def test_crlf_pem_refused_on_2x_and_stored_with_its_own_hash_on_1x():
+def test_crlf_pem_stored_as_sent_by_default_and_refused_with_527_behind_an_option():
     ca = factory_state("x", "nrf9160")["credentials"][(16842753, 0)].replace("\n", "\r\n")
-    assert ask(modem(cmee=1), f'AT%CMNG=0,9,0,"{ca}"') == ["+CME ERROR: 527"]
-    m = modem("nrf9160", cmee=1)
-    assert ask(m, f'AT%CMNG=0,9,0,"{ca}"') == ["OK"]
-    assert ask(m, "AT%CMNG=1,9,0")[0] == f'%CMNG: 9,0,"{protocol.sha256_hex(ca)}"'
+    assert ask(modem(cmee=1, crlf527=True), f'AT%CMNG=0,9,0,"{ca}"') == ["+CME ERROR: 527"]
+    for flavour in ("nrf91x1", "nrf9160"):
+        m = modem(flavour, cmee=1)
+        assert ask(m, f'AT%CMNG=0,9,0,"{ca}"') == ["OK"]
+        assert ask(m, "AT%CMNG=1,9,0")[0] == f'%CMNG: 9,0,"{protocol.sha256_hex(ca)}"'
 
 
 def test_input_handling_quotes_backspace_and_terminators():
     m = modem()
+    fe = front(m)
     # CR/LF inside quotes are data; backspace edits even inside quotes
-    assert protocol.split_lines(m.receive(b'AT%CMNG=0,1,4,"ab\x08c"\rAT%CMNG=2,1,4\n')) == [
-        "OK", f'%CMNG: 1,4,"{protocol.sha256_hex("ac")}","ac"', "OK"]
-    assert m.receive(b"\r\n\r\n") == b""  # empty lines are ignored
-    assert protocol.split_lines(m.receive(b"A")) == []  # partial command waits
-    assert protocol.split_lines(m.receive(b"T\x00")) == ["OK"]  # NUL terminates outside quotes
+    assert protocol.split_lines(fe.receive(b'AT%CMNG=0,1,4,"ab\x08c"\r')) == ["OK"]
+    assert protocol.split_lines(fe.receive(b"AT%CMNG=2,1,4\r")) == [
+        f'%CMNG: 1,4,"{protocol.sha256_hex("ac")}","ac"', "OK"]
+    assert fe.receive(b"\r\n\r\n") == b""  # no printable character: no answer
+    assert protocol.split_lines(fe.receive(b"A")) == []  # partial command waits
+    assert protocol.split_lines(fe.receive(b"T\x00")) == []  # NUL is dropped outside quotes (CR mode)
+    assert protocol.split_lines(fe.receive(b"\r")) == ["OK"]
 
 
-def test_commands_longer_than_the_buffer_are_cut_silently():
+def test_commands_longer_than_the_buffer_are_cut_and_leave_the_quote_open():
     m = modem(cmee=1)
+    fe = front(m)
     content = "a" * 5000
-    out = ask(m, f'AT%CMNG=0,1,4,"{content}"')
-    assert len(m.commands[-1]) == protocol.MAX_COMMAND_LEN
-    assert out == ["ERROR"]  # the cut command lost its closing quote
+    assert ask(m, f'AT%CMNG=0,1,4,"{content}"') == []  # the closing quote was dropped: CR is data now
+    assert fe.host.state.inside_quotes and len(fe.host.state.buffer) == 4095
+    assert ask(m, "AT") == []  # stuck
 
 
 def test_echo_urcs_and_zero_sha_options():
@@ -109,7 +124,8 @@ def test_echo_urcs_and_zero_sha_options():
     assert lines[1].startswith("+CEREG:")
     assert lines[3].startswith("%XTIME:")
     assert lines[2].endswith(f'"{protocol.ZERO_SHA}"')
-    assert lines[-2:] == ["OK", "%CESQ: 54,2,18,2"]
+    assert lines[-1] == "OK"
+    assert front(m).take_unsolicited() == b"%CESQ: 54,2,18,2\r\n"  # sent once the receiver listens again
 
 
 def test_file_store_persists_and_is_private(tmp_path):
@@ -125,12 +141,16 @@ def test_link_drops_input_while_a_command_runs_and_delays_answers():
     from at.sim.link import Link, LinkOptions
 
     now = [0.0]
-    link = Link(modem(), LinkOptions(latency=0.5, baud=1000), clock=lambda: now[0])
+    link = Link(front(modem()), LinkOptions(latency=0.5, baud=1000), clock=lambda: now[0])
     link.write(b"AT\r\n")  # 4 bytes at 1000 baud arrive after 40 ms, answered 0.5 s later
     assert link.available() == 0
     link.write(b"AT+CGMI\r\n")  # pipelined: at_host is not listening
     assert link.dropped == 9
+    now[0] = 0.54 + 2 * 0.01 + 0.001
+    assert link.read(100) == b"OK"
+    link.write(b"AT\r\n")  # the answer is not out yet: still not listening
+    assert link.dropped == 13
     now[0] = 0.54 + 4 * 0.01 + 0.001
-    assert link.read(100) == b"OK\r\n"
-    link.write(b"AT\r\n")  # after the answer started, input is taken again
-    assert link.dropped == 9
+    assert link.read(100) == b"\r\n"
+    link.write(b"AT\r\n")  # once the whole answer is out, input is taken again
+    assert link.dropped == 13 and link.available() == 0

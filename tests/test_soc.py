@@ -156,7 +156,7 @@ def test_banner_echo_and_fragmented_output_do_not_break_commands(name):
 
 def test_noise_and_invalid_utf8_between_commands(mem_url, name):
     with at.SoC(mem_url) as soc:
-        link = soc._transport._link
+        link = soc._link.serial.raw
         link._sim_link._schedule(b"\xff\xfe garbage\r\n\x00partial", 0)
         assert protocol.is_valid_imei(soc.get_imei())
         link._sim_link._schedule(b'"stray quote \xc3\r\n', 0)
@@ -165,8 +165,8 @@ def test_noise_and_invalid_utf8_between_commands(mem_url, name):
 
 def test_timeout_names_the_command_and_grows_with_the_wire_time(name):
     with at.SoC(f"sim://{name}?state=memory", timeout=5) as soc:
-        soc._transport.timeout = 0.2
-        soc._transport._link._sim_link.options.latency = 1.0
+        soc._link.timeout = 0.2
+        soc._link.serial.raw._sim_link.options.latency = 1.0
         started = time.monotonic()
         with pytest.raises(at.ATTimeoutError, match=r"AT\+CFUN\?"):
             soc.get_functional_mode()
@@ -226,7 +226,7 @@ def test_random_valid_content_round_trips(mem_url, identity, psk):
 def test_random_noise_only_raises_at_errors(mem_url, noise):
     soc = at.SoC(mem_url, timeout=0.2)
     try:
-        soc._transport._link._sim_link._schedule(noise, 0)
+        soc._link.serial.raw._sim_link._schedule(noise, 0)
         try:
             soc.get_functional_mode()
         except at.ATError:

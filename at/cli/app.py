@@ -45,8 +45,10 @@ def build_parser(selected: Optional[str] = None) -> argparse.ArgumentParser:
             sub.add_parser(name, help=text)
             continue
         module = load(name)
+        setup = getattr(module, "EXAMPLE_SETUP", None)  # a command the example needs first (e.g. a backup)
+        example = f"{setup}\n  {module.EXAMPLE}" if setup else module.EXAMPLE
         command = sub.add_parser(name, help=text, description=textwrap.fill(module.HELP, 79),
-                                 epilog=f"example:\n  {module.EXAMPLE}\n\nexit codes: see 'cmng --help'",
+                                 epilog=f"example:\n  {example}\n\nexit codes: see 'cmng --help'",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
         parser.set_defaults(_command_parser=command)

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace, ctx: Context) -> list[str]:
     """Everything that can be refused is refused here, before any kit is touched."""
-    psk.check_options(args.sec_tag, args.identity_prefix, args.psk_bytes)
+    psk.check_options(args.sec_tag, args.identity_prefix, args.psk_bytes, psk_file=args.psk_file)
     if (args.program_hex or args.program_app) and len(args.ports) > 1:
         raise ValidationError("flashing (-x, --program_app) works on one kit at a time: name one port")
     ports = ctx.ports(args.ports, require_answer=not args.program_hex)
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         docs.append(doc)
         rows.append([o.port, doc["identity"] or "-", "ok" if o.ok else "FAILED"] + ([r.psk] if args.show_psk and o.ok
                                                                                    else ["-"] if args.show_psk else []))
+        if o.ok and r.settled:
+            con.note(f"{o.port}: an earlier interrupted run's pending PSK for {r.identity} was {r.settled}")
         if o.ok and r.identity in before:
             con.note(f"{o.port}: replaced the previous PSK of {r.identity} at sec_tag {args.sec_tag}, "
                      f"on the kit and in {args.psk_file}")

@@ -51,15 +51,21 @@ class Context:
         args = self.args
         if not getattr(args, "program_hex", False) and not getattr(args, "program_app", None):
             return work()
-        from ..flashing import run_with_firmware
+        from ..flashing import AtClientUnavailable, run_with_firmware
 
-        return run_with_firmware(work, port=port, program_hex=args.program_hex, app_hex=args.program_app,
-                                 programmer=args.programmer, serial_number=args.serial_number,
-                                 at_client_hex=args.at_client_hex, progress=self._flash_progress,
-                                 notify=self.console.note)
+        try:
+            return run_with_firmware(work, port=port, program_hex=args.program_hex, app_hex=args.program_app,
+                                     programmer=args.programmer, serial_number=args.serial_number,
+                                     at_client_hex=args.at_client_hex, progress=self._flash_progress,
+                                     notify=self.console.note)
+        except AtClientUnavailable as exc:  # say how to get one, in this command line's words
+            from .cmd_hex import how_to_get
+
+            raise AtClientUnavailable(f"{exc}; {how_to_get(exc.board)}", exc.board) from None
 
     def _flash_progress(self, stage: str, percent: float | None) -> None:
-        self.console.progress(stage if stage == "done" else f"flashing: {stage}", percent)
+        self.console.progress(stage if stage == "done" or stage.startswith("fetching") else f"flashing: {stage}",
+                              percent)
 
     def run_on_soc(self, work: Callable[[SoC], T]) -> T:
         """Open the command's one port (after -x if asked) and run `work(soc)` on it."""

@@ -5,6 +5,7 @@ from ..errors import (
     ATError,
     ATTimeoutError,
     CommandError,
+    FirmwareError,
     FlashError,
     PortError,
     ProtocolError,
@@ -22,6 +23,8 @@ EXIT_PORT = 6
 EXIT_FLASH = 7
 EXIT_VERIFY = 8  # the modem answered something unexpected, or stored something else
 EXIT_SOME_KITS = 9  # a command on several kits: at least one failed
+EXIT_CHANGES = 10  # plan: the kits differ from the manifest (apply declined: nothing changed)
+EXIT_FIRMWARE = 11  # an at_client build could not be fetched or verified (cmng hex, -x)
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = {
@@ -35,13 +38,15 @@ EXIT_CODES = {
     EXIT_FLASH: "flashing failed, or no way to flash",
     EXIT_VERIFY: "the modem answered unexpectedly or stored something else than was sent",
     EXIT_SOME_KITS: "several kits: some failed (each is reported)",
+    EXIT_CHANGES: "plan: something would change (also apply when the question is declined)",
+    EXIT_FIRMWARE: "at_client could not be fetched or verified (no network, not found, wrong checksum, cache)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
 # Most specific first: the first match wins.
 _BY_TYPE: tuple[tuple[type, int], ...] = (
     (ValidationError, EXIT_VALIDATION), (CommandError, EXIT_MODEM), (ATTimeoutError, EXIT_TIMEOUT),
-    (PortError, EXIT_PORT), (FlashError, EXIT_FLASH), (VerificationError, EXIT_VERIFY),
+    (PortError, EXIT_PORT), (FlashError, EXIT_FLASH), (FirmwareError, EXIT_FIRMWARE), (VerificationError, EXIT_VERIFY),
     (ProtocolError, EXIT_VERIFY), (ATError, EXIT_FAILURE),
 )
 

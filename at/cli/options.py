@@ -102,10 +102,11 @@ def add_flash_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(*spellings("-s", "--serial_number"), dest="serial_number", metavar="JLINK_SERIAL_NUMBER",
                        help="serial number of the J-Link (also picks the kit for SERIAL_PORT auto)")
     group.add_argument(*spellings("-x", "--program_hex"), dest="program_hex", action="store_true",
-                       help="begin by flashing the prebuilt at_client hex")
+                       help="begin by flashing the prebuilt at_client hex (Nordic's build for the kit, cached)")
     group.add_argument(*spellings("--program_app"), dest="program_app", metavar="PATH_TO_APP_HEX_FILE",
                        help="flash this application hex when done (also after a failure, if -x flashed at_client)")
     group.add_argument(*spellings("--at_client_hex"), dest="at_client_hex", metavar="PATH",
-                       help="the at_client hex for -x (default: hex/at_client_<board>.hex)")
+                       help="a self-built at_client hex for -x (default: Nordic's published build for the kit, "
+                            "fetched and verified once: see 'cmng hex')")
     group.add_argument("--programmer", choices=("auto", "pynrfjprog", "nrfutil"), default="auto",
                        help="flashing backend (default: %(default)s)")

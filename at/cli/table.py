@@ -10,4 +10,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "imei": ("cmd_imei", "print the modem's IMEI"),
     "ports": ("cmd_ports", "list attached Nordic kits and which answer AT"),
     "psk": ("cmd_psk", "give kits a new PSK each and record them in a Mosquitto psk_file"),
+    "hex": ("cmd_hex", "Nordic's published at_client builds for -x: list, fetch and verify them"),
+    "backup": ("cmd_backup", "save a kit's credentials as files and a manifest"),
+    "plan": ("cmd_plan", "show what apply would change on kits (exit 10 if anything)"),
+    "apply": ("cmd_apply", "make kits hold what a manifest says"),
+    "restore": ("cmd_restore", "put a backup onto a kit"),
+    "keygen": ("cmd_keygen", "make a key pair inside the modem and print its checked CSR"),
+    "attest": ("cmd_attest", "print the device UUID, device type and firmware UUID (attestation token)"),
+    "ca": ("cmd_ca", "ca create: make a development CA of your own"),
+    "onboard": ("cmd_onboard", "key born in each kit, certificate signed by your CA, both verified"),
 }

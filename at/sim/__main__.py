@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import Optional
 
-from .device import check_name, make_modem
+from .device import check_name, make_front_end, make_modem
 from .options import OPTIONS, parse_options
 from .store import default_state_dir
 
@@ -51,7 +51,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except OSError as exc:
         return _fail(f"cannot keep the device state: {exc.strerror or exc} ({exc.filename or ''})")
     try:
-        server = PtyServer(modem, options.link)
+        server = PtyServer(modem, make_front_end(modem, options), options.link)
     except (ImportError, OSError, AttributeError) as exc:  # no tty module or os.openpty (Windows)
         return _fail(f"this system cannot open a pseudo-terminal ({exc}); use sim://{args.name} from cmng "
                      "or Python instead")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from .at_host import AtHost, AtHostFrontEnd, RxState
 from .factory import factory_state
+from .link import FrontEnd
 from .modem import Modem, ModemOptions
 from .options import SimOptions
 from .store import FileStore, MemoryStore, Store, default_state_dir
@@ -44,3 +46,21 @@ def make_modem(name: str, options: Optional[SimOptions] = None) -> Modem:
     modem = Modem(name, open_store(name, options), ModemOptions(**vars(options.modem)))
     devices[name] = modem
     return modem
+
+
+# What a dirty boot leaves on the line: boot text cut mid-line, with no line end.
+DIRTY_BOOT_NOISE = b"\x00\xfe*** Booting nRF Connect SDK v2.9.0-77"
+
+
+def make_front_end(modem: Modem, options: Optional[SimOptions] = None) -> FrontEnd:
+    """The one place that picks what frames bytes for `modem` (at_host; the AT shell later)."""
+    options = options or SimOptions()
+    fe = options.front_end
+    buffer, inside = modem.store.rx_state()
+    state = RxState(bytearray(buffer), inside)
+
+    def save(rx: RxState) -> None:
+        modem.store.set_rx_state(bytes(rx.buffer), rx.inside_quotes)
+
+    return AtHostFrontEnd(modem.execute, AtHost(state, fe.termination), save=save, fail=fe.fail,
+                          boot_noise=DIRTY_BOOT_NOISE if fe.dirty_boot else b"")

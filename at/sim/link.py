@@ -2,16 +2,17 @@
 
 Bytes the modem answers become readable over time, as on a real UART: each byte
 costs 10/baud seconds, each command adds a processing latency, and input sent while
-a command is still being answered is dropped (at_host's receiver is off then).
+a command runs and its answer is written is lost (at_host's receiver is off then).
+The link talks to a front end (`at.sim.device.make_front_end`), never to the modem.
 Shared by the pyserial `sim://` handler and the pty server, so both behave alike.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
-from .modem import BANNER, Modem
+from .modem import BANNER
 
 Clock = Callable[[], float]
 
@@ -25,13 +26,30 @@ class LinkOptions:
     fragment: Optional[int] = None  # at most this many bytes per read
 
 
+class FrontEnd(Protocol):
+    """What frames host bytes into commands (at_host now, the AT shell later)."""
+
+    def receive(self, data: bytes) -> bytes:
+        """Bytes from the host; returns the answer to the command they complete, if any."""
+
+    def lost(self, data: bytes) -> None:
+        """Bytes that arrived while a command ran: the receiver was off."""
+
+    def close(self) -> None:
+        """The host closed the port."""
+
+    def take_unsolicited(self) -> bytes:
+        """URCs due right after the last answer (sent while the receiver listens)."""
+
+
 class Disconnected(Exception):
     """The simulated device went away (as a kit unplugged mid-command)."""
 
 
 class Link:
-    def __init__(self, modem: Modem, options: Optional[LinkOptions] = None, clock: Clock = time.monotonic) -> None:
-        self.modem = modem
+    def __init__(self, front_end: FrontEnd, options: Optional[LinkOptions] = None,
+                 clock: Clock = time.monotonic) -> None:
+        self.front_end = front_end
         self.options = options or LinkOptions()
         self._clock = clock
         self._out = bytearray()  # bytes scheduled but not yet read
@@ -40,7 +58,6 @@ class Link:
         self._input_done = 0.0
         self._sent = 0
         self._gone = False
-        self.dropped = 0  # input bytes lost because a command was still running
         if self.options.banner:
             self._schedule(BANNER, clock())
 
@@ -59,14 +76,31 @@ class Link:
         now = self._clock()
         arrive = max(now, self._input_done) + self._byte_time() * len(data)
         self._input_done = arrive
-        if self.options.latency and now < self._busy_until:
-            self.dropped += len(data)  # at_host does not listen while a command runs
+        if now < self._busy_until:
+            self.front_end.lost(data)  # at_host does not listen while a command runs
             return
-        answer = self.modem.receive(data)
+        answer = self.front_end.receive(data)
         if answer:
-            # at_host listens again once the command has run (its answer starts), URCs or not
-            self._busy_until = arrive + self.options.latency
-            self._schedule(answer, self._busy_until)
+            # at_host listens again once its answer is written out (the last byte has left)
+            self._schedule(answer, arrive + self.options.latency)
+            self._busy_until = self._ready_at[-1]
+        urcs = self.front_end.take_unsolicited()
+        if urcs:
+            self._schedule(urcs, self._ready_at[-1] if self._ready_at else arrive)
+
+    @property
+    def input_done(self) -> float:
+        """When the last byte written so far has crossed the wire (a flush waits for it)."""
+        return self._input_done
+
+    @property
+    def dropped(self) -> int:
+        """Input bytes the front end lost (receiver off, buffer full)."""
+        return getattr(self.front_end, "dropped", 0)
+
+    def close(self) -> None:
+        """The host closed the port: the front end keeps what it must."""
+        self.front_end.close()
 
     def available(self) -> int:
         now = self._clock()

@@ -1,19 +1,20 @@
-"""A simulated nRF91 modem behind Nordic's at_host library: bytes in, bytes out.
+"""A simulated nRF91 modem: one command text in, the lines it answers out (`Modem.execute`).
 
 Pure state machine: no clocks, no threads, no files of its own (the credential
-store is handed in). Timing, fragmentation and disconnects are the link's job
-(`at.sim.link`). Behaviour follows ../shared/spec/nrf91-wire.md.
+store is handed in). Framing bytes into commands is the front end's job
+(`at.sim.at_host`), timing and faults the link's (`at.sim.link`). Behaviour follows
+../shared/spec/nrf91-wire.md.
 """
 from __future__ import annotations
 
-import base64
+import functools
 import hashlib
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Optional
 
 from .. import protocol
+from . import firmware
 from .store import Store
 
 CFUN_MODES = (0, 1, 2, 4, 20, 21, 30, 31, 40, 41, 44)
@@ -24,9 +25,10 @@ PEM_TYPES = (0, 1, 2)
 WRITABLE_TYPES = (0, 1, 2, 3, 4)
 READABLE_TYPES = (0, 4)
 
+# Default firmware: new enough for everything (at.sim.firmware); device_type: the %ATTESTTOKEN code.
 FLAVOURS = {
-    "nrf9160": {"model": "nRF9160-SICA", "revision": "mfw_nrf9160_1.3.5", "crlf_refused": False},
-    "nrf91x1": {"model": "nRF9151-LACA", "revision": "mfw_nrf91x1_2.0.2", "crlf_refused": True},
+    "nrf9160": {"model": "nRF9160-SICA", "revision": "mfw_nrf9160_1.3.5", "device_type": 3},
+    "nrf91x1": {"model": "nRF9151-LACA", "revision": "mfw_nrf91x1_2.0.2", "device_type": 6},
 }
 
 BANNER = (b"*** Booting nRF Connect SDK v2.9.0-7787b2649840 ***\r\n"
@@ -34,7 +36,7 @@ BANNER = (b"*** Booting nRF Connect SDK v2.9.0-7787b2649840 ***\r\n"
           b"The AT host sample started\r\nReady\r\n")
 
 _COMMANDS = frozenset({"+CMEE", "+CFUN", "+CGSN", "+CGMI", "+CGMM", "+CGMR",
-                       "%CMNG", "%XMODEMUUID", "%ATTESTTOKEN"})
+                       "%CMNG", "%XMODEMUUID", "%ATTESTTOKEN", "%KEYGEN"})
 
 URC_BEFORE = '+CEREG: 2,"B4DC","000AE520",9'
 URC_INSIDE = '%XTIME: "0A","42112151212280","01"'
@@ -50,6 +52,11 @@ class ModemOptions:
     echo: bool = False  # echo each command line back, like a terminal would
     urcs: bool = False  # emit URCs before, inside and after every response
     zero_sha: bool = False  # old firmware: list prints an all-zero placeholder hash
+    mfw: Optional[str] = None  # AT+CGMR, e.g. mfw_nrf9160_1.2.3 (None: the flavour's default)
+    legacy_csr: bool = False  # %KEYGEN CSRs carry ecdsa-with-SHA256 with a NULL parameter
+    crlf527: bool = False  # refuse CRLF PEM with +CME ERROR: 527 (seen on one 2.0.2 report)
+    keygen_fail: bool = False  # %KEYGEN fails with +CME ERROR: 523
+    bad_digest: bool = False  # fault: the %KEYGEN COSE digest does not match the CSR sent
 
 
 def imei_for(name: str) -> str:
@@ -69,34 +76,12 @@ class Modem:
         if self.options.flavour not in FLAVOURS:
             raise ValueError(f"unknown firmware flavour {self.options.flavour!r}: use one of {sorted(FLAVOURS)}")
         self.flavour = FLAVOURS[self.options.flavour]
+        self.revision = self.options.mfw or self.flavour["revision"]
+        if firmware.parse_mfw(self.revision)[0] != self.options.flavour:
+            raise ValueError(f"firmware {self.revision} does not run on the {self.options.flavour} flavour")
         self.cmee = self.options.cmee
         self.imei = imei_for(name)
         self.commands: list[str] = []  # every command executed, for tests that check what the modem saw
-        self._buf = bytearray()
-        self._in_quote = False
-
-    # ------------------------------------------------------------ input
-
-    def receive(self, data: bytes) -> bytes:
-        """Process bytes from the host; return the bytes the modem sends back."""
-        out = bytearray()
-        for byte in data:
-            if byte in (0x08, 0x7F):  # backspace/DEL edit the buffer, even inside quotes
-                if self._buf:
-                    if self._buf.pop() == 0x22:
-                        self._in_quote = not self._in_quote
-                continue
-            if byte in (0x0D, 0x0A, 0x00) and not self._in_quote:
-                if self._buf:
-                    lines = self.execute(bytes(self._buf).decode("utf-8", errors="replace"))
-                    out += "".join(line + "\r\n" for line in lines).encode("utf-8")
-                    self._buf.clear()
-                continue
-            if byte == 0x22:
-                self._in_quote = not self._in_quote
-            if len(self._buf) < protocol.MAX_COMMAND_LEN:  # at_host cuts longer input silently
-                self._buf.append(byte)
-        return bytes(out)
 
     def execute(self, text: str) -> list[str]:
         """Run one command as `nrf_modem_at_cmd` would; return the lines the modem answers.
@@ -187,7 +172,7 @@ class Modem:
         return self._bare(suffix, self.flavour["model"])
 
     def _cmd_cgmr(self, suffix: str, params: list) -> tuple[list[str], str]:
-        return self._bare(suffix, self.flavour["revision"])
+        return self._bare(suffix, self.revision)
 
     @staticmethod
     def _bare(suffix: str, value: str) -> tuple[list[str], str]:
@@ -195,17 +180,19 @@ class Modem:
             raise _Error(None)
         return [value], "OK"
 
-    def _cmd_xmodemuuid(self, suffix: str, params: list) -> tuple[list[str], str]:
-        if suffix:
-            raise _Error(None)
-        return [f"%XMODEMUUID: {uuid.uuid5(uuid.NAMESPACE_DNS, self.name + '.nrf91.sim')}"], "OK"
+    # ------------------------------------------------------------ keys born in the modem (at.sim.keygen)
 
-    def _cmd_attesttoken(self, suffix: str, params: list) -> tuple[list[str], str]:
-        if suffix:
-            raise _Error(None)
-        body = base64.urlsafe_b64encode(hashlib.sha256(self.imei.encode()).digest()).rstrip(b"=").decode()
-        cose = base64.urlsafe_b64encode(hashlib.sha256(self.name.encode()).digest()).rstrip(b"=").decode()
-        return [f'%ATTESTTOKEN: "{body}.{cose}"'], "OK"
+    def _keys(self, command: str, suffix: str, params: list) -> tuple[list[str], str]:
+        from . import keygen  # imported on first use: it needs cryptography
+
+        try:
+            return getattr(keygen, command)(self, suffix, params)
+        except keygen.Refused as exc:
+            raise _Error(exc.code) from None
+
+    _cmd_keygen = functools.partialmethod(_keys, "keygen")
+    _cmd_attesttoken = functools.partialmethod(_keys, "attesttoken")
+    _cmd_xmodemuuid = functools.partialmethod(_keys, "xmodemuuid")
 
     # ------------------------------------------------------------ %CMNG
 
@@ -231,7 +218,8 @@ class Modem:
         return [], "OK"
 
     def _sha(self, content: str) -> str:
-        return protocol.ZERO_SHA if self.options.zero_sha else protocol.sha256_hex(content)
+        zero = self.options.zero_sha or firmware.version_of(self.revision) < firmware.SHA
+        return protocol.ZERO_SHA if zero else protocol.sha256_hex(content)
 
     def _cmng_list(self, filters: list) -> list[str]:
         if len(filters) > 2 or (filters and not isinstance(filters[0], int)):
@@ -268,7 +256,7 @@ class Modem:
         if kind in PEM_TYPES:
             if "-----BEGIN" not in content or "-----END" not in content:
                 raise _Error(527)
-            if "\r\n" in content and self.flavour["crlf_refused"]:
+            if "\r\n" in content and self.options.crlf527:
                 raise _Error(527)
         elif kind == 3 and (len(content) % 2 or not re.fullmatch(r"[0-9A-Fa-f]+", content)):
             raise _Error(527)

@@ -2,6 +2,8 @@
 
     sim://NAME?fw=nrf9160&baud=115200&latency=0.02&urcs=1&echo=1&cmee=1&banner=1
               &disconnect_after=500&fragment=7&zero_sha=1&state=memory|DIR
+              &mfw=mfw_nrf9160_1.2.3&legacy_csr=1&crlf527=1&keygen_fail=1&bad_digest=1
+              &term=cr|lf|crlf|nul&dirty_boot=1&fail=AT%CMNG
 """
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from .at_host import TERMINATIONS
+from .firmware import parse_mfw
 from .link import LinkOptions
 from .modem import FLAVOURS, ModemOptions
 
@@ -28,10 +32,30 @@ def _flavour(text: str) -> str:
     return text
 
 
+def _mfw(text: str) -> str:
+    parse_mfw(text)
+    return text
+
+
 def _cmee(text: str) -> int:
     if text not in ("0", "1"):
         raise ValueError("expected 0 or 1")
     return int(text)
+
+
+def _termination(text: str) -> str:
+    if text.lower() not in TERMINATIONS:
+        raise ValueError(f"expected one of {', '.join(TERMINATIONS)}")
+    return text.lower()
+
+
+@dataclass
+class FrontEndOptions:
+    """How at_host frames commands (Kconfig choices) and its faults."""
+
+    termination: str = "cr"  # CONFIG_AT_HOST_TERMINATION: cr (default), lf, crlf, nul
+    dirty_boot: bool = False  # boot noise with no line end before the first answer
+    fail: Optional[str] = None  # commands starting with this make nrf_modem_at_cmd fail: no final line
 
 
 def _positive_int(text: str) -> int:
@@ -50,7 +74,13 @@ def _seconds(text: str) -> float:
 
 # name -> (parser, target, attribute, help)
 OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
-    "fw": (_flavour, "modem", "flavour", "firmware flavour: nrf91x1 (mfw 2.0.2, refuses CRLF PEM) or nrf9160 (mfw 1.3.5)"),
+    "fw": (_flavour, "modem", "flavour", "firmware flavour: nrf91x1 (nRF9151, mfw 2.0.2) or nrf9160 (mfw 1.3.5)"),
+    "mfw": (_mfw, "modem", "mfw", "modem firmware version, e.g. mfw_nrf9160_1.2.3 (before 1.3.0: no KEYGEN or "
+            "ATTESTTOKEN; before 1.3.2: zero hashes in lists); its family sets the flavour"),
+    "legacy_csr": (_flag, "modem", "legacy_csr", "KEYGEN CSRs encode ecdsa-with-SHA256 with a NULL parameter"),
+    "crlf527": (_flag, "modem", "crlf527", "refuse PEM with CRLF line endings (+CME ERROR: 527)"),
+    "keygen_fail": (_flag, "modem", "keygen_fail", "KEYGEN fails with +CME ERROR: 523"),
+    "bad_digest": (_flag, "modem", "bad_digest", "fault: the KEYGEN COSE digest does not match the CSR"),
     "cmee": (_cmee, "modem", "cmee", "AT+CMEE at power-on (0: plain ERROR)"),
     "echo": (_flag, "modem", "echo", "echo each command line back"),
     "urcs": (_flag, "modem", "urcs", "emit URCs before, inside and after every response"),
@@ -60,6 +90,9 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
     "banner": (_flag, "link", "banner", "the boot banner waits when the port opens"),
     "disconnect_after": (_positive_int, "link", "disconnect_after", "vanish after sending this many bytes"),
     "fragment": (_positive_int, "link", "fragment", "deliver at most this many bytes per read"),
+    "term": (_termination, "front_end", "termination", "at_host termination: cr (default), lf, crlf or nul"),
+    "dirty_boot": (_flag, "front_end", "dirty_boot", "boot noise with no line end before the first answer"),
+    "fail": (str, "front_end", "fail", "commands starting with this fail in nrf_modem_at_cmd: no final line"),
     "state": (str, "state", "state", "'memory', or the directory for the device's state file"),
 }
 
@@ -68,6 +101,7 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
 class SimOptions:
     modem: ModemOptions = field(default_factory=ModemOptions)
     link: LinkOptions = field(default_factory=LinkOptions)
+    front_end: FrontEndOptions = field(default_factory=FrontEndOptions)
     state: Optional[str] = None  # None: default directory; "memory": in-process only
 
     def state_dir(self) -> Optional[Path]:
@@ -89,4 +123,9 @@ def parse_options(pairs: dict[str, str]) -> SimOptions:
             result.state = str(value)
         else:
             setattr(getattr(result, target), attribute, value)
+    if result.modem.mfw:
+        family = parse_mfw(result.modem.mfw)[0]
+        if "fw" in pairs and family != result.modem.flavour:
+            raise ValueError(f"simulator options fw={result.modem.flavour} and mfw={result.modem.mfw} disagree")
+        result.modem.flavour = family
     return result

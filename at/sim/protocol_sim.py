@@ -12,7 +12,7 @@ import urllib.parse
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_bytes
 
-from .device import make_modem
+from .device import make_front_end, make_modem
 from .link import Disconnected, Link
 from .options import parse_options
 
@@ -48,11 +48,13 @@ class Serial(SerialBase):
             self.modem = make_modem(name, options)
         except ValueError as exc:
             raise SerialException(f"could not open port {self.portstr}: {exc}") from None
-        self._sim_link = Link(self.modem, options.link)
+        self._sim_link = Link(make_front_end(self.modem, options), options.link)
         self.is_open = True
 
     def close(self) -> None:
         self.is_open = False
+        if self._sim_link is not None:
+            self._sim_link.close()  # at_host keeps a half-received command, as the firmware does
         self._sim_link = None
 
     def from_url(self, url: str) -> str:
@@ -105,6 +107,16 @@ class Serial(SerialBase):
                 raise SerialException(f"write failed: {exc}") from None
             self._cond.notify_all()
         return len(payload)
+
+    def flush(self) -> None:
+        """Wait until what was written has crossed the emulated wire, as a UART's flush does."""
+        link = self._require()
+        with self._cond:
+            while True:
+                remaining = link.input_done - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
 
     def reset_input_buffer(self) -> None:
         self._require().reset_input()

@@ -12,16 +12,16 @@ import threading
 import time
 from typing import Optional
 
-from .link import Disconnected, Link, LinkOptions
+from .link import Disconnected, FrontEnd, Link, LinkOptions
 from .modem import Modem
 
 
 class PtyServer:
-    def __init__(self, modem: Modem, options: Optional[LinkOptions] = None) -> None:
+    def __init__(self, modem: Modem, front_end: FrontEnd, options: Optional[LinkOptions] = None) -> None:
         import tty
 
         self.modem = modem
-        self.link = Link(modem, options)
+        self.link = Link(front_end, options)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.path = os.ttyname(self._slave)
@@ -62,4 +62,5 @@ class PtyServer:
         except Disconnected:
             pass  # the simulated kit was unplugged: close the pty under the client
         finally:
+            self.link.close()
             self.close()

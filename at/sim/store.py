@@ -6,6 +6,7 @@ Every change is made under an exclusive lock and replaces the file atomically.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -19,7 +20,16 @@ Factory = Callable[[], dict]
 
 
 class Store:
-    """The interface the modem uses; a state is {"cfun": int, "credentials": {(tag, type): content}}."""
+    """The interface the modem uses; a state is {"cfun": int, "credentials": {(tag, type): content}},
+    plus at_host's receive state ("rx": (partial command bytes, quote flag)), which like the
+    firmware's static variables outlives a closed port."""
+
+    def rx_state(self) -> tuple[bytes, bool]:
+        return self._read().get("rx", (b"", False))
+
+    def set_rx_state(self, buffer: bytes, inside_quotes: bool) -> None:
+        with self._change() as state:
+            state["rx"] = (bytes(buffer), bool(inside_quotes))
 
     def cfun(self) -> int:
         return self._read()["cfun"]
@@ -83,13 +93,17 @@ class FileStore(Store):
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        rx = raw.get("rx") or {}
         return {"cfun": raw["cfun"],
-                "credentials": {(c["sec_tag"], c["type"]): c["content"] for c in raw["credentials"]}}
+                "credentials": {(c["sec_tag"], c["type"]): c["content"] for c in raw["credentials"]},
+                "rx": (base64.b64decode(rx.get("buffer", "")), bool(rx.get("inside_quotes", False)))}
 
     def _save(self, state: dict) -> None:
+        buffer, inside = state.get("rx", (b"", False))
         doc = {"version": 1, "cfun": state["cfun"],
                "credentials": [{"sec_tag": t, "type": k, "content": c}
-                               for (t, k), c in sorted(state["credentials"].items())]}
+                               for (t, k), c in sorted(state["credentials"].items())],
+               "rx": {"buffer": base64.b64encode(buffer).decode("ascii"), "inside_quotes": inside}}
         atomic_write(self.path, json.dumps(doc, indent=1).encode("utf-8"), 0o600)
 
     def _read(self) -> dict:
