@@ -13,13 +13,20 @@ median wall time is printed:
 Fleet rows time `cmng psk` on 1, 16 and 64 in-process simulated kits
 (`sim://NAME?baud=115200&latency=0.02&state=memory`) and give each as a ratio of one kit.
 
+The wire row times one write of a ~4 KB certificate chain through `at.SoC` on the same pty
+(in-process, so start-up is left out) against its bytes' wire time at 115200 baud (86.8 us
+a byte, both directions) plus the simulated modem's own time (its latency option, 0 here).
+
     python bench/bench_cli.py [--rounds 7] [--no-nrfcredstore] [--no-fleet]
 
 The machine it ran on is printed first, so a table can be quoted with its context.
+The `at` package is byte-compiled first, as pip does on install: a PYTHONDONTWRITEBYTECODE
+environment would otherwise make every cmng run compile its modules from source.
 """
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
 import json
 import os
@@ -105,15 +112,15 @@ def sent_commands(trace: str) -> list[str]:
     return commands
 
 
-def ca_bundle(directory: Path) -> Path:
-    """Two self-signed RSA-2048 roots in one PEM file (about 2.4 KB), as a CA bundle is."""
+def ca_bundle(directory: Path, count: int = 2, filename: str = "bundle.pem") -> Path:
+    """`count` self-signed RSA-2048 roots in one PEM file (two: about 2.4 KB, as a CA bundle is)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
     pems = []
-    for index in range(2):
+    for index in range(count):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "NO"),
                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, "nrf91-at bench"),
@@ -128,7 +135,7 @@ def ca_bundle(directory: Path) -> Path:
                 .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
                 .sign(key, hashes.SHA256()))
         pems.append(cert.public_bytes(serialization.Encoding.PEM))
-    path = directory / "bundle.pem"
+    path = directory / filename
     path.write_bytes(b"".join(pems))
     return path
 
@@ -184,6 +191,24 @@ def bench_ops(pty: str, workdir: Path, rounds: int, with_nrfcredstore: bool) -> 
     return rows
 
 
+def bench_wire(pty: str, workdir: Path, rounds: int) -> tuple[int, float, float]:
+    """(command bytes, median ms of one AT%CMNG=0 exchange with a ~4 KB chain, its wire + modem time in ms)."""
+    import at
+    from at import protocol
+
+    chain = ca_bundle(workdir, count=3, filename="chain.pem").read_text()
+    command = protocol.build("%CMNG", 0, TAG, 0, chain)
+    sent = len(protocol.encode_command(command))
+    with at.SoC(pty) as soc:
+        before = soc.get_functional_mode()
+        soc.set_functional_mode(at.CFUN_MODE_OFFLINE)
+        answer = soc.response(command)  # the answer's own bytes: "OK" and its line end
+        received = len(answer.final) + 2
+        took = median_ms(lambda: soc.check(soc.response(command)), rounds)
+        soc.set_functional_mode(before)
+    return sent, took, (sent + received) * 10 / 115200 * 1000
+
+
 def bench_fleet(workdir: Path, rounds: int) -> list[tuple[int, float]]:
     rows = []
     for count in (1, 16, 64):
@@ -201,6 +226,9 @@ def main() -> int:
     parser.add_argument("--no-nrfcredstore", dest="nrfcredstore", action="store_false")
     parser.add_argument("--no-fleet", dest="fleet", action="store_false")
     args = parser.parse_args()
+    import at
+
+    compileall.compile_dir(str(Path(at.__file__).parent), quiet=1)
     workdir = Path(tempfile.mkdtemp(prefix="nrf91-bench-"))
     os.environ["NRF91_SIM_STATE_DIR"] = str(workdir / "sim")
     print(f"machine: {machine()}")
@@ -208,6 +236,7 @@ def main() -> int:
     try:
         pty = server.stdout.readline().strip()
         rows = bench_ops(pty, workdir, args.rounds, args.nrfcredstore)
+        wire = bench_wire(pty, workdir, args.rounds)
     finally:
         server.terminate()
         server.wait()
@@ -217,6 +246,12 @@ def main() -> int:
     for label, ours, floor, theirs in rows:
         store = f"{theirs:.0f} | {theirs / ours:.1f}x" if theirs else "- | -"
         print(f"| {label} | {ours:.0f} | {floor:.0f} | {ours / floor:.2f}x | {store} |")
+    sent, took, wire_ms = wire
+    print(f"\none AT%CMNG=0 write of a {sent}-byte command (3-certificate chain) through at.SoC on the pty, "
+          f"median of {args.rounds} (ms)\n")
+    print("| write | measured | wire time + modem time | measured / wire |")
+    print("|---|---:|---:|---:|")
+    print(f"| {sent} B certificate chain | {took:.0f} | {wire_ms:.0f} | {took / wire_ms:.2f}x |")
     if args.fleet:
         fleet = bench_fleet(workdir, max(3, args.rounds // 2))
         print("\ncmng psk on in-process kits (baud=115200, latency=0.02), median (ms)\n")
