@@ -5,7 +5,6 @@ import argparse
 import importlib
 import os
 import sys
-import textwrap
 from types import ModuleType
 from typing import Optional
 
@@ -52,6 +51,17 @@ def _columns() -> int:
         return 80
 
 
+def fill(text: str, width: int = 79) -> str:
+    """`text`'s words in lines of at most `width` characters (`textwrap.fill`, which costs more to import than this)."""
+    lines = [""]
+    for word in text.split():
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > width:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
+    return "\n".join(lines)
+
+
 def load(name: str) -> ModuleType:
     """The module of command `name`, imported only now (keeps `cmng --help` free of heavy imports)."""
     return importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
@@ -70,13 +80,13 @@ def build_parser(selected: Optional[str] = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (_, text) in COMMANDS.items():
         if name != selected:
-            if selected is None:
-                sub.add_parser(name, help=text, formatter_class=Formatter)
+            if selected is None:  # only listed in `cmng --help`: no -h of its own to build
+                sub.add_parser(name, help=text, formatter_class=Formatter, add_help=False)
             continue
         module = load(name)
         setup = getattr(module, "EXAMPLE_SETUP", None)  # a command the example needs first (e.g. a backup)
         example = f"{setup}\n  {module.EXAMPLE}" if setup else module.EXAMPLE
-        command = sub.add_parser(name, help=text, description=textwrap.fill(module.HELP, 79),
+        command = sub.add_parser(name, help=text, description=fill(module.HELP),
                                  epilog=f"example:\n  {example}\n\nexit codes: see 'cmng --help'",
                                  formatter_class=Formatter)
         module.add_arguments(command)
