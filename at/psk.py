@@ -88,9 +88,13 @@ def kit_holds(soc: SoC, sec_tag: int, identity: str, psk: str) -> Optional[bool]
     return listed[0].sha256 == protocol.sha256_hex(prepare_content(CRED_TYPE_PSK, psk))
 
 
-def settle(soc: SoC, book: PskFile, sec_tag: int, identity: str, *, drop_unknown: bool = True) -> Optional[str]:
-    """Finish or undo `identity`'s pending update from what the kit holds; returns "kept", "dropped" or None."""
-    pending = book.pending().get(identity)
+def settle(soc: SoC, book: PskFile, sec_tag: int, identity: str, *, drop_unknown: bool = True,
+           pending_keys: Optional[dict[str, str]] = None) -> Optional[str]:
+    """Finish or undo `identity`'s pending update from what the kit holds; returns "kept", "dropped" or None.
+
+    `pending_keys`: `book.pending()` when the caller has read it already (a batch reads it once for all kits).
+    """
+    pending = (book.pending() if pending_keys is None else pending_keys).get(identity)
     if pending is None:
         return None
     holds = kit_holds(soc, sec_tag, identity, pending)
@@ -132,12 +136,13 @@ def provision_psk(soc: SoC, *, sec_tag: int = DEFAULT_SEC_TAG, psk_file: PathLik
     return result
 
 
-def _identify(soc: SoC, book: PskFile, sec_tag: int, identity_prefix: str) -> Provisioned:
+def _identify(soc: SoC, book: PskFile, sec_tag: int, identity_prefix: str,
+              pending_keys: Optional[dict[str, str]] = None) -> Provisioned:
     """The kit's IMEI and identity; an earlier run's pending update for it settled first."""
     result = Provisioned(port=soc.port, sec_tag=sec_tag)
     result.imei = soc.get_imei()
     result.identity = check_identity(identity_prefix + result.imei)
-    result.settled = settle(soc, book, sec_tag, result.identity)
+    result.settled = settle(soc, book, sec_tag, result.identity, pending_keys=pending_keys)
     if result.settled:
         log.info("%s: an earlier run's pending PSK for %s was %s", soc.port, result.identity, result.settled)
     return result
@@ -196,6 +201,7 @@ def provision_ports(ports: list[str], *, open_soc: Callable[[str], SoC], sec_tag
     keys: dict[int, str] = {}
     holds: dict[int, Optional[bool]] = {}
     owner: dict[str, str] = {}  # identity -> port, so two ports that are one kit cannot share a pending line
+    pending_keys = book.pending()  # what earlier runs left unsettled, read once for the batch
 
     def close(index: int) -> None:
         soc = socs.pop(index, None)
@@ -209,7 +215,7 @@ def provision_ports(ports: list[str], *, open_soc: Callable[[str], SoC], sec_tag
 
     def identify(index: int) -> None:
         socs[index] = soc = open_soc(ports[index])
-        found = _identify(soc, book, sec_tag, identity_prefix)
+        found = _identify(soc, book, sec_tag, identity_prefix, pending_keys)
         results[index].imei, results[index].identity, results[index].settled = found.imei, found.identity, found.settled
         if owner.setdefault(found.identity, ports[index]) != ports[index]:  # type: ignore[arg-type]
             raise ValidationError(f"{ports[index]} reports the IMEI of {owner[found.identity]}: "  # type: ignore[index]

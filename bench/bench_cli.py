@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """cmng against the floor: whole processes on one nrf91-sim pty at 115200 baud, and fleets.
 
-For each operation three programs run as separate processes, several times, and the
-median wall time is printed:
+For each operation three programs run as separate processes, in turns, several times, and
+the median wall time of each is printed:
 
 - `cmng ...`, the console script as a user runs it;
 - the floor: a minimal pyserial script (it imports `re`, as every pip console-script
@@ -90,6 +90,21 @@ def median_ms(run: Callable[[], None], rounds: int, setup: Optional[Callable[[],
     return statistics.median(samples) * 1000
 
 
+def interleaved_ms(runs: list[Callable[[], None]], rounds: int, setup: Optional[Callable[[], None]] = None
+                   ) -> list[float]:
+    """Median ms of each of `runs`, taken in turns within each round, so that a load that comes and
+    goes on the machine weighs on all of them alike (their ratios are what the table is for)."""
+    samples: list[list[float]] = [[] for _ in runs]
+    for _ in range(rounds):
+        for run, times in zip(runs, samples, strict=True):
+            if setup:
+                setup()
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    return [statistics.median(times) * 1000 for times in samples]
+
+
 def check(argv: list, **kwargs) -> subprocess.CompletedProcess:
     proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
     if proc.returncode != 0:
@@ -173,8 +188,8 @@ def bench_ops(pty: str, workdir: Path, rounds: int, with_nrfcredstore: bool) -> 
          ["write", "--sec_tag", str(TAG), "--cred_type", "0", "--content_path", str(bundle)],
          ["write", str(TAG), "ROOT_CA_CERT", str(bundle)], None),
     ]
-    rows = [("--help", median_ms(lambda: check([cmng, "--help"]), rounds),
-             median_ms(lambda: check([sys.executable, "-c", "import re, serial"]), rounds), None)]
+    rows = [("--help", *interleaved_ms([lambda: check([cmng, "--help"]),
+                                        lambda: check([sys.executable, "-c", "import re, serial"])], rounds), None)]
     for label, args, store_args, setup in ops:
         if setup:
             setup()
@@ -182,12 +197,12 @@ def bench_ops(pty: str, workdir: Path, rounds: int, with_nrfcredstore: bool) -> 
         commands = json.dumps(sent_commands(trace))
         if setup:
             setup()
-        ours = median_ms(lambda a=args: check([cmng, a[0], pty, *a[1:]]), rounds, setup)
-        floor = median_ms(lambda c=commands: check([sys.executable, str(minimal), pty, c]), rounds, setup)
-        theirs = None
+        runs = [lambda a=args: check([cmng, a[0], pty, *a[1:]]),
+                lambda c=commands: check([sys.executable, str(minimal), pty, c])]
         if with_nrfcredstore and store_args:
-            theirs = median_ms(lambda s=store_args: check([sys.executable, str(store), pty, *s]), rounds, setup)
-        rows.append((label, ours, floor, theirs))
+            runs.append(lambda s=store_args: check([sys.executable, str(store), pty, *s]))
+        ours, floor, *theirs = interleaved_ms(runs, rounds, setup)
+        rows.append((label, ours, floor, theirs[0] if theirs else None))
     return rows
 
 
