@@ -225,14 +225,14 @@ def bench_wire(pty: str, workdir: Path, rounds: int) -> tuple[int, float, float]
 
 
 def bench_fleet(workdir: Path, rounds: int) -> list[tuple[int, float]]:
-    rows = []
-    for count in (1, 16, 64):
-        def run(n: int = count) -> None:
-            psk_file = workdir / f"psk_{n}_{time.monotonic_ns()}.txt"
-            ports = [f"sim://fleet{n}-{i}?baud=115200&latency=0.02&state=memory" for i in range(n)]
-            check([str(BIN / "cmng"), "psk", *ports, "--psk_file", str(psk_file)])
-        rows.append((count, median_ms(run, rounds)))
-    return rows
+    counts = (1, 16, 64)
+
+    def run(n: int) -> None:
+        psk_file = workdir / f"psk_{n}_{time.monotonic_ns()}.txt"
+        ports = [f"sim://fleet{n}-{i}?baud=115200&latency=0.02&state=memory" for i in range(n)]
+        check([str(BIN / "cmng"), "psk", *ports, "--psk_file", str(psk_file)])
+
+    return list(zip(counts, interleaved_ms([lambda n=n: run(n) for n in counts], rounds), strict=True))
 
 
 def main() -> int:
@@ -268,7 +268,7 @@ def main() -> int:
     print("|---|---:|---:|---:|")
     print(f"| {sent} B certificate chain | {took:.0f} | {wire_ms:.0f} | {took / wire_ms:.2f}x |")
     if args.fleet:
-        fleet = bench_fleet(workdir, max(3, args.rounds // 2))
+        fleet = bench_fleet(workdir, args.rounds)
         print("\ncmng psk on in-process kits (baud=115200, latency=0.02), median (ms)\n")
         print("| kits | cmng psk | / one kit |")
         print("|---:|---:|---:|")
