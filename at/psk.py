@@ -10,7 +10,8 @@ Order of work, so that a crash at any point loses no key and locks no kit out fo
 3. the new PSK is recorded as pending (a comment line the broker ignores: it keeps the old entry),
    then written to the kit and verified by SHA-256, then the pending line becomes the entry.
 A crash leaves the old PSK in both, the new PSK in both, or a pending line that step 2 of the
-next run on that kit settles.
+next run on that kit settles. `provision_ports` takes its kits through these steps together: one
+rewrite of the file marks every kit's key pending, one after the writes settles them all.
 """
 from __future__ import annotations
 
@@ -208,19 +209,23 @@ def provision_ports(ports: list[str], *, open_soc: Callable[[str], SoC], sec_tag
         if soc is not None:
             soc.close()
 
-    def gave_up(index: int) -> None:
-        close(index)
+    def report_failure(index: int) -> None:
         if on_done is not None:
             on_done(results[index])
 
     def identify(index: int) -> None:
         socs[index] = soc = open_soc(ports[index])
-        found = _identify(soc, book, sec_tag, identity_prefix, pending_keys)
-        results[index].imei, results[index].identity, results[index].settled = found.imei, found.identity, found.settled
-        if owner.setdefault(found.identity, ports[index]) != ports[index]:  # type: ignore[arg-type]
-            raise ValidationError(f"{ports[index]} reports the IMEI of {owner[found.identity]}: "  # type: ignore[index]
-                                  "the same kit, provisioned once per run")
-        keys[index] = secrets.token_hex(psk_bytes)
+        try:
+            found = _identify(soc, book, sec_tag, identity_prefix, pending_keys)
+            results[index].imei, results[index].identity = found.imei, found.identity
+            results[index].settled = found.settled
+            if owner.setdefault(found.identity, ports[index]) != ports[index]:  # type: ignore[arg-type]
+                raise ValidationError(f"{ports[index]} reports the IMEI of {owner[found.identity]}: "  # type: ignore[index]
+                                      "the same kit, provisioned once per run")
+            keys[index] = secrets.token_hex(psk_bytes)
+        except BaseException:
+            close(index)
+            raise
 
     def write(index: int) -> None:
         soc, result = socs[index], results[index]
@@ -233,18 +238,20 @@ def provision_ports(ports: list[str], *, open_soc: Callable[[str], SoC], sec_tag
         finally:
             close(index)
 
+    # Each kit's port is closed by the thread that uses it (a Ctrl-C leaves running kits to their threads,
+    # as `SoC.offline` expects); between the phases no thread runs, so the main thread may close them.
+    written = _each(results, list(range(len(ports))), identify, on_error=report_failure)
     try:
-        written = _each(results, list(range(len(ports))), identify, on_error=gave_up)
-        try:
-            book.begin_all({results[i].identity: keys[i] for i in written})  # type: ignore[misc]
-        except FileError as exc:
-            for i in written:
-                results[i].error = exc
-            written = []
-        done = _each(results, written, write, on_done=on_done)
-    finally:
-        for index in list(socs):
-            close(index)
+        book.begin_all({results[i].identity: keys[i] for i in written})  # type: ignore[misc]
+    except BaseException as exc:
+        for i in written:
+            close(i)
+        if not isinstance(exc, FileError):
+            raise
+        for i in written:
+            results[i].error = exc
+        written = []
+    done = _each(results, written, write, on_done=on_done)
     refused = [i for i in written if i not in done]
     try:
         book.settle_all(keep={results[i].identity: keys[i] for i in written if i in done or holds.get(i)},

@@ -97,7 +97,8 @@ def test_sigint_during_write_on_an_active_kit_restores_cfun_or_says_so(pty_sim, 
             break
     time.sleep(0.2)  # the bytes are on the wire; the kit's answer is due 1 s later
     proc.send_signal(signal.SIGINT)
-    _, rest = proc.communicate(timeout=60)
+    rest = proc.stderr.read()  # through the same reader: lines it read ahead are in `rest`, not lost
+    proc.wait(timeout=60)
     err = "".join(seen) + rest
     assert proc.returncode == 130, err
     assert not rest.startswith("< OK"), err  # interrupted before the answer came
