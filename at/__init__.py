@@ -9,83 +9,48 @@ from __future__ import annotations
 
 import serial as _serial
 
-from .credentials import (
-    CRED_TYPE_CLIENT_CERT,
-    CRED_TYPE_CLIENT_PRIVATE_KEY,
-    CRED_TYPE_PSK,
-    CRED_TYPE_PSK_IDENTITY,
-    CRED_TYPE_PUBLIC_KEY,
-    CRED_TYPE_ROOT_CA,
-    NRF_CLOUD_SEC_TAG,
-    CredType,
-)
-from .errors import (
-    AnswerCutError,
-    ATError,
-    ATTimeoutError,
-    CacheError,
-    ChecksumError,
-    CMEError,
-    CommandError,
-    DiskFullError,
-    FirmwareError,
-    FlashError,
-    Interrupted,
-    ModemFirmwareError,
-    NoBuildError,
-    NoNetworkError,
-    NotPublishedError,
-    PortError,
-    ProtocolError,
-    RedirectError,
-    ServerError,
-    TruncatedError,
-    UnknownBoardError,
-    ValidationError,
-    VerificationError,
-)
-from .soc import (
-    CFUN_MODE_NORMAL,
-    CFUN_MODE_OFFLINE,
-    CFUN_MODE_OFFLINE_KEEP_UICC,
-    CFUN_MODE_POWER_OFF,
-    CFUN_MODE_RX_ONLY,
-    Credential,
-    SoC,
-)
-
 # Make sim://NAME reachable through serial.serial_for_url, like pyserial's own loop://.
 if "at.sim" not in _serial.protocol_handler_packages:
     _serial.protocol_handler_packages.append("at.sim")
 
 __version__ = "1.0.0"
 
-# Submodules a user reaches as `at.psk`, `at.ports`, ... after a plain `import at`; imported on first use,
-# so `import at` stays light (no cryptography, pynrfjprog or the simulator until needed).
+# `import at` runs before every cmng command, so it imports nothing but pyserial: the names below
+# and the submodules a user reaches as `at.psk`, `at.ports`, ... are imported on first use (PEP 562).
+# Error classes defined next to the job that raises them (files, manifest, ...) load with that job.
+_EXPORTS = {
+    "credentials": ("CRED_TYPE_CLIENT_CERT", "CRED_TYPE_CLIENT_PRIVATE_KEY", "CRED_TYPE_PSK", "CRED_TYPE_PSK_IDENTITY",
+                    "CRED_TYPE_PUBLIC_KEY", "CRED_TYPE_ROOT_CA", "NRF_CLOUD_SEC_TAG", "CredType"),
+    "errors": ("ATError", "ATTimeoutError", "CMEError", "CommandError", "FlashError", "PortError", "ProtocolError",
+               "ValidationError", "VerificationError", "AnswerCutError", "Interrupted", "ModemFirmwareError",
+               "UnknownBoardError", "FirmwareError", "NoNetworkError", "NotPublishedError", "ServerError",
+               "RedirectError", "TruncatedError", "ChecksumError", "DiskFullError", "CacheError", "NoBuildError"),
+    "soc": ("CFUN_MODE_NORMAL", "CFUN_MODE_OFFLINE", "CFUN_MODE_OFFLINE_KEEP_UICC", "CFUN_MODE_POWER_OFF",
+            "CFUN_MODE_RX_ONLY", "Credential", "SoC"),
+    "files": ("FileError",),
+    "manifest": ("ManifestError",),
+    "flashing": ("AtClientUnavailable",),
+    "link.shell": ("ShellTimeoutError",),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = frozenset({"cli", "credentials", "errors", "files", "flashing", "ports", "programmer", "protocol",
                          "psk", "pskfile", "sim", "soc", "transport"})
 
 
-# Error classes defined next to the job that raises them, also imported on first use.
-_LAZY_ERRORS = {"FileError": "files", "ManifestError": "manifest", "AtClientUnavailable": "flashing",
-                "ShellTimeoutError": "link.shell"}
-
-
 def __getattr__(name: str) -> object:
-    if name in _SUBMODULES or name in _LAZY_ERRORS:
-        import importlib
+    import importlib
 
-        module = importlib.import_module(f"{__name__}.{_LAZY_ERRORS.get(name, name)}")
-        return getattr(module, name) if name in _LAZY_ERRORS else module
+    if name in _HOME:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+        globals()[name] = value  # looked up once
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = [
-    "SoC", "Credential", "CredType",
-    "CRED_TYPE_ROOT_CA", "CRED_TYPE_CLIENT_CERT", "CRED_TYPE_CLIENT_PRIVATE_KEY", "CRED_TYPE_PSK",
-    "CRED_TYPE_PSK_IDENTITY", "CRED_TYPE_PUBLIC_KEY", "NRF_CLOUD_SEC_TAG",
-    "CFUN_MODE_POWER_OFF", "CFUN_MODE_NORMAL", "CFUN_MODE_RX_ONLY", "CFUN_MODE_OFFLINE", "CFUN_MODE_OFFLINE_KEEP_UICC",
-    "ATError", "ValidationError", "CommandError", "CMEError", "ATTimeoutError", "PortError", "ProtocolError",
-    "VerificationError", "FlashError", "AnswerCutError", "Interrupted", "ModemFirmwareError", "UnknownBoardError",
-    "FirmwareError", "NoNetworkError", "NotPublishedError", "ServerError", "RedirectError", "TruncatedError",
-    "ChecksumError", "DiskFullError", "CacheError", "NoBuildError", *_LAZY_ERRORS,
-]
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME, *_SUBMODULES})
+
+
+__all__ = [name for names in _EXPORTS.values() for name in names]

@@ -7,7 +7,6 @@ this module, so the two sides agree on one reading of the wire.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from enum import Enum
 from typing import Optional, Union
@@ -239,6 +238,8 @@ def info_params(line: str, prefix: str) -> list[Param]:
 
 def sha256_hex(content: Union[str, bytes]) -> str:
     """The SHA-256 the modem reports for stored content: uppercase hex of the exact bytes."""
+    import hashlib  # here, not at the top: it loads OpenSSL, which `cmng imei` or `list` never need
+
     data = content.encode("utf-8") if isinstance(content, str) else content
     return hashlib.sha256(data).hexdigest().upper()
 

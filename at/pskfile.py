@@ -129,48 +129,63 @@ class PskFile:
 
     def begin(self, identity: str, psk: str) -> None:
         """Record `psk` for `identity` as pending: the broker keeps using the current entry."""
-        check_identity(identity)
-
-        def change(lines: list[Line], newline: bytes) -> Edit:
-            raws = [line.raw for line in lines if not (line.pending and line.identity == identity)]
-            marker = PENDING + f"{identity}:{psk}".encode() + newline
-            return _ended(raws, newline) + [marker], view(lines), {**pending_of(lines), identity: psk}
-
-        self._update(change)
+        self.begin_all({identity: psk})
 
     def commit(self, identity: str, psk: str) -> None:
         """Make `psk` the entry of `identity` (in place of its first entry, dropping duplicates and the marker)."""
-        check_identity(identity)
-
-        def change(lines: list[Line], newline: bytes) -> Edit:
-            entry = f"{identity}:{psk}".encode()
-            has_entry = any(line.entry and line.identity == identity for line in lines)
-            raws, placed = [], False
-            for line in lines:
-                mine = line.identity == identity and (line.entry or (line.pending and not has_entry))
-                if mine and not placed:
-                    raws.append(entry + _ending(line.raw, newline))
-                    placed = True
-                elif not mine and not (line.pending and line.identity == identity):
-                    raws.append(line.raw)
-            if not placed:
-                raws = _ended(raws, newline) + [entry + newline]
-            rest = {k: v for k, v in pending_of(lines).items() if k != identity}
-            return raws, {**view(lines), identity: psk}, rest
-
-        self._update(change)
+        self.settle_all(keep={identity: psk})
 
     def abort(self, identity: str, psk: Optional[str] = None) -> None:
         """Drop the pending marker of `identity` (only if it still holds `psk`, when given)."""
+        self.settle_all(drop={identity: psk})
+
+    def begin_all(self, keys: dict[str, str]) -> None:
+        """`begin` for several identities (identity -> new key) in one rewrite of the file."""
+        for identity in keys:
+            check_identity(identity)
 
         def change(lines: list[Line], newline: bytes) -> Edit:
-            def gone(line: Line) -> bool:
-                return line.pending and line.identity == identity and (psk is None or line.key == psk)
+            raws = [line.raw for line in lines if not (line.pending and line.identity in keys)]
+            markers = [PENDING + f"{identity}:{psk}".encode() + newline for identity, psk in keys.items()]
+            return _ended(raws, newline) + markers, view(lines), {**pending_of(lines), **keys}
 
-            return ([line.raw for line in lines if not gone(line)], view(lines),
-                    pending_of([line for line in lines if not gone(line)]))
+        if keys:
+            self._update(change)
 
-        self._update(change)
+    def settle_all(self, keep: Optional[dict[str, str]] = None, drop: Optional[dict[str, Optional[str]]] = None
+                   ) -> None:
+        """In one rewrite: `commit` every identity -> key of `keep`, `abort` every identity -> key of `drop`."""
+        keep, drop = keep or {}, drop or {}
+        for identity in keep:
+            check_identity(identity)
+
+        def gone(line: Line) -> bool:
+            return line.pending and line.identity in drop and drop[line.identity] in (None, line.key)
+
+        def change(all_lines: list[Line], newline: bytes) -> Edit:
+            lines = [line for line in all_lines if not gone(line)]
+            with_entry = {line.identity for line in lines if line.entry and line.identity in keep}
+            raws: list[bytes] = []
+            placed: set[str] = set()
+            for line in lines:
+                identity = line.identity
+                if identity in keep:
+                    mine = line.entry or (line.pending and identity not in with_entry)
+                    if mine and identity not in placed:  # the first entry (or the marker) becomes the new entry
+                        raws.append(f"{identity}:{keep[identity]}".encode() + _ending(line.raw, newline))
+                        placed.add(identity)
+                        continue
+                    if mine or line.pending:  # later duplicates and the marker go
+                        continue
+                raws.append(line.raw)
+            missing = [f"{identity}:{psk}".encode() + newline for identity, psk in keep.items() if identity not in placed]
+            if missing:
+                raws = _ended(raws, newline) + missing
+            rest = {k: v for k, v in pending_of(lines).items() if k not in keep}
+            return raws, {**view(lines), **keep}, rest
+
+        if keep or drop:
+            self._update(change)
 
 
 def read_psk_file(path: PathLike) -> dict[str, str]:

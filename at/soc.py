@@ -7,7 +7,6 @@ is sent. Below it sits one link (`at.link.open_link`); above it, the CLI or a us
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 from typing import TYPE_CHECKING, Iterator, Optional, Union
 
@@ -15,13 +14,14 @@ from . import cmng, credentials, protocol
 from .cmng import Credential
 from .credentials import CredType
 from .errors import ATError, CMEError, CommandError, Interrupted, ProtocolError, ValidationError
+from .lazylog import getLogger
 from .link import Response, Trace, open_link, stored
 
 if TYPE_CHECKING:
     from .attest import Attestation
     from .keygen import KeygenResult
 
-log = logging.getLogger(__name__)
+log = getLogger(__name__)
 
 CFUN_MODE_POWER_OFF = 0
 CFUN_MODE_NORMAL = 1

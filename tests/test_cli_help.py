@@ -89,18 +89,56 @@ def test_exit_code_table_is_the_same_in_help_and_readme():
         assert text in help_text and f"| {code} | {text} |" in readme
 
 
+# What a command may import only where it is used: certificate parsing, flashing, the simulator, progress bars,
+# downloads, CBOR, TOML, JSON output, logging (until someone configures it), threads, OpenSSL's hashes.
+HEAVY = ("cryptography", "pynrfjprog", "tqdm", "at.sim", "urllib.request", "at.download", "at.firmware", "cbor2",
+         "tomllib", "json", "logging", "threading", "hashlib", "difflib", "traceback", "shutil", "concurrent")
+IMPORTS_OF = ("import sys; from at import cli; rc = cli.main(sys.argv[2:]); allowed = set(sys.argv[1].split(','));"
+              f"heavy = [m for m in {HEAVY!r} if m in sys.modules and m not in allowed];"
+              "print(heavy); sys.exit(rc or (99 if heavy else 0))")
+
+
+def imports_only_what_it_needs(*argv: str, allowed: tuple = ()) -> None:
+    proc = subprocess.run([sys.executable, "-c", IMPORTS_OF, ",".join(allowed), *argv], capture_output=True)
+    assert proc.returncode == 0, (argv, proc.stdout[-200:], proc.stderr[-400:])
+
+
 def test_help_and_list_do_not_import_heavy_modules(name):
     # the simulator makes its factory certificates with cryptography once, on a device's first use
     assert run_cmng("imei", f"sim://{name}").returncode == 0
-    code = ("import sys; from at import cli; rc = cli.main(sys.argv[1:]);"
-            "heavy = [m for m in ('cryptography', 'pynrfjprog', 'tqdm') if m in sys.modules];"
-            "print(heavy); sys.exit(rc or (99 if heavy else 0))")
-    for argv in (["--help"], ["list", f"sim://{name}"], ["list", "--help"], ["write", "--help"], ["psk", "--help"]):
-        proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True)
-        assert proc.returncode == 0, (argv, proc.stdout[-200:], proc.stderr)
-    no_sim = subprocess.run([sys.executable, "-c", "import sys; from at import cli; cli.main(['--help']);"
-                             "sys.exit('at.sim' in sys.modules)"], capture_output=True)
-    assert no_sim.returncode == 0
+    for argv in (["--help"], ["list", "--help"], ["write", "--help"]):
+        imports_only_what_it_needs(*argv)
+    # psk's module needs the psk_file's lock (filelock logs), threads and random keys to define its options
+    imports_only_what_it_needs("psk", "--help", allowed=("logging", "threading", "hashlib", "traceback", "shutil"))
+    # sim:// itself: its URL, its modem's hashes, its state file (JSON, under a lock from filelock, which logs)
+    sim = ("at.sim", "urllib.parse", "hashlib", "json", "logging", "threading", "traceback", "shutil")
+    imports_only_what_it_needs("list", f"sim://{name}", allowed=sim)
+    imports_only_what_it_needs("list", f"sim://{name}", "--json", allowed=(*sim, "json"))
+
+
+def test_commands_on_a_pty_import_only_what_they_use(pty_sim, tmp_path):
+    """As a provisioning station runs them: on a serial port, nothing of the simulator, certificates only for PEM."""
+    port = pty_sim().path
+    imports_only_what_it_needs("imei", port)
+    imports_only_what_it_needs("list", port)
+    imports_only_what_it_needs("write", port, "--sec_tag", "9", "--cred_type", "3", "--content", "a1b2", "-v",
+                               allowed=("hashlib",))  # -v: the trace, not logging; verification by SHA-256
+    imports_only_what_it_needs("delete", port, "--sec_tag", "9", "--cred_type", "3")
+    imports_only_what_it_needs("read", port, "--sec_tag", "16842753", "--cred_type", "0")
+    pem = run_cmng("read", port, "--sec_tag", "16842753", "--cred_type", "0").stdout
+    (tmp_path / "ca.pem").write_bytes(pem)
+    imports_only_what_it_needs("write", port, "--sec_tag", "9", "--cred_type", "0", "--content_path",
+                               str(tmp_path / "ca.pem"), allowed=("cryptography", "hashlib"))
+
+
+def test_import_at_imports_pyserial_and_nothing_else_of_ours():
+    code = ("import sys, at; ours = sorted(m for m in sys.modules if m.startswith('at.'));"
+            "print(ours); sys.exit(bool(ours) or 'logging' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert proc.returncode == 0, proc.stdout
+    lazy = subprocess.run([sys.executable, "-c", "import at; print(at.SoC.__module__, at.CRED_TYPE_PSK, "
+                                                 "at.CMEError.__module__, 'SoC' in dir(at))"], capture_output=True)
+    assert lazy.stdout.split() == [b"at.soc", b"3", b"at.errors", b"True"], lazy.stderr
 
 
 def test_import_at_reaches_every_module_the_readme_shows():

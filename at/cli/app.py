@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
+import os
 import sys
-import textwrap
-import traceback
 from types import ModuleType
 from typing import Optional
 
@@ -27,29 +25,70 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter with the width found without `shutil`.
+
+    argparse makes a formatter for every option it adds, and its default one imports
+    `shutil` (with bz2 and lzma) for the terminal width: a cost on every run, help or not.
+    """
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: Optional[int] = None) -> None:
+        if width is None:
+            width = _columns() - 2  # as argparse does
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _columns() -> int:
+    """$COLUMNS, else the terminal's width, else 80 (what `shutil.get_terminal_size` answers)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+def fill(text: str, width: int = 79) -> str:
+    """`text`'s words in lines of at most `width` characters (`textwrap.fill`, which costs more to import than this)."""
+    lines = [""]
+    for word in text.split():
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > width:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
+    return "\n".join(lines)
+
+
 def load(name: str) -> ModuleType:
     """The module of command `name`, imported only now (keeps `cmng --help` free of heavy imports)."""
     return importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
 
 
 def build_parser(selected: Optional[str] = None) -> argparse.ArgumentParser:
-    """The cmng parser; only the `selected` command's module is imported and given its options."""
+    """The cmng parser; only the `selected` command's module is imported and given its options.
+
+    With a command selected, the other commands get no sub-parser: only `cmng --help` lists them.
+    """
     parser = Parser(prog="cmng", description="Manage TLS credentials in Nordic nRF91 modems over AT commands.",
                     epilog=f"{NRF_CLOUD_NOTE}\n\n'cmng COMMAND --help' shows a command's options and an example.\n\n"
                            f"exit codes:\n{table_text()}",
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
+                    formatter_class=Formatter)
     parser.add_argument("--version", action="version", version=f"cmng {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (_, text) in COMMANDS.items():
         if name != selected:
-            sub.add_parser(name, help=text)
+            if selected is None:  # only listed in `cmng --help`: no -h of its own to build
+                sub.add_parser(name, help=text, formatter_class=Formatter, add_help=False)
             continue
         module = load(name)
         setup = getattr(module, "EXAMPLE_SETUP", None)  # a command the example needs first (e.g. a backup)
         example = f"{setup}\n  {module.EXAMPLE}" if setup else module.EXAMPLE
-        command = sub.add_parser(name, help=text, description=textwrap.fill(module.HELP, 79),
+        command = sub.add_parser(name, help=text, description=fill(module.HELP),
                                  epilog=f"example:\n  {example}\n\nexit codes: see 'cmng --help'",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 formatter_class=Formatter)
         module.add_arguments(command)
         parser.set_defaults(_command_parser=command)
     return parser
@@ -59,6 +98,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     first = argv[0] if argv else None
     parser = build_parser(first if first in COMMANDS else None)
     if first is not None and not first.startswith("-") and first not in COMMANDS:
+        import difflib
+
         close = difflib.get_close_matches(first, list(COMMANDS), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else f": use one of {', '.join(COMMANDS)}"
         parser.print_usage(sys.stderr)
@@ -107,6 +148,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         return EXIT_OK
     except Exception as exc:  # a bug: one line, the traceback only with -v
         if "-v" in argv or "--verbose" in argv:
+            import traceback
+
             traceback.print_exc()
         console.failure(f"internal error ({type(exc).__name__}: {exc}); please report it", EXIT_FAILURE)
         return EXIT_FAILURE

@@ -10,7 +10,6 @@ from ..ports import kit_key
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK, EXIT_SOME_KITS, exit_code_for
-from .fleet import run_each
 
 HELP = ("Give each kit a new random PSK (type 3) and the identity PREFIX+IMEI (type 4) at one sec_tag, verify "
         "both, then record identity:psk in a Mosquitto psk_file. Re-provisioning a kit replaces its previous PSK. "
@@ -61,55 +60,52 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     con = ctx.console
     before = read_psk_file(args.psk_file)
 
-    def job(port: str) -> psk.Provisioned:
-        with ctx.open_soc(port) as soc:
-            return psk.provision_psk(
-                soc, sec_tag=args.sec_tag, psk_file=args.psk_file, identity_prefix=args.identity_prefix,
-                psk_bytes=args.psk_bytes,
-                on_offline=lambda mode: con.note(f"{port}: modem was active (CFUN={mode}): offline for the writes, "
-                                                 "restored after"))
+    def note_offline(port: str, mode: int) -> None:
+        con.note(f"{port}: modem was active (CFUN={mode}): offline for the writes, restored after")
 
     finished = []
 
-    def provision() -> list:
-        def tick(outcome: object) -> None:
-            finished.append(outcome)
-            con.progress("provisioning kits", 100.0 * len(finished) / len(ports))
+    def tick(result: psk.Provisioned) -> None:
+        finished.append(result)
+        con.progress("provisioning kits", 100.0 * len(finished) / len(ports))
 
+    def provision() -> list[psk.Provisioned]:
         if len(ports) > 1:
             con.progress("provisioning kits", 0.0)
-        outcomes = run_each(ports, job, on_done=tick if len(ports) > 1 else None)
+        results = psk.provision_ports(ports, open_soc=ctx.open_soc, sec_tag=args.sec_tag, psk_file=args.psk_file,
+                                      identity_prefix=args.identity_prefix, psk_bytes=args.psk_bytes,
+                                      on_offline=note_offline, on_done=tick if len(ports) > 1 else None,
+                                      checked=True)
         con.progress("done", None)
-        return outcomes
+        return results
 
-    outcomes = ctx.with_firmware(ports[0], provision) if len(ports) == 1 else provision()
+    results = ctx.with_firmware(ports[0], provision) if len(ports) == 1 else provision()
     docs, rows = [], []
-    for o in outcomes:
-        r = o.value
-        doc = {"port": o.port, "mode": con.modes.get(o.port),
-               "ok": o.ok, "imei": r.imei if r else None, "identity": r.identity if r else None,
-               "sec_tag": args.sec_tag, "error": None if o.ok else str(o.error),
-               "exit_code": EXIT_OK if o.ok else exit_code_for(o.error),  # type: ignore[arg-type]
-               "warning": getattr(o.error, "pending_note", None)}
-        if args.show_psk and o.ok:
-            doc["psk"] = r.psk
+    for r in results:
+        shown = r.psk if args.show_psk and r.ok else None
+        doc = {"port": r.port, "mode": con.modes.get(r.port),
+               "ok": r.ok, "imei": r.imei if r.ok else None, "identity": r.identity if r.ok else None,
+               "sec_tag": args.sec_tag, "error": None if r.ok else str(r.error),
+               "exit_code": EXIT_OK if r.ok else exit_code_for(r.error),  # type: ignore[arg-type]
+               "warning": r.warning}
+        if shown:
+            doc["psk"] = shown
         docs.append(doc)
-        rows.append([o.port, doc["identity"] or "-", "ok" if o.ok else "FAILED"] + ([r.psk] if args.show_psk and o.ok
-                                                                                   else ["-"] if args.show_psk else []))
-        if o.ok and r.settled:
-            con.note(f"{o.port}: an earlier interrupted run's pending PSK for {r.identity} was {r.settled}")
-        if o.ok and r.identity in before:
-            con.note(f"{o.port}: replaced the previous PSK of {r.identity} at sec_tag {args.sec_tag}, "
+        rows.append([r.port, doc["identity"] or "-", "ok" if r.ok else "FAILED"] + ([shown or "-"] if args.show_psk else []))
+        if r.ok and r.settled:
+            con.note(f"{r.port}: an earlier interrupted run's pending PSK for {r.identity} was {r.settled}")
+        if r.ok and r.identity in before:
+            con.note(f"{r.port}: replaced the previous PSK of {r.identity} at sec_tag {args.sec_tag}, "
                      f"on the kit and in {args.psk_file}")
-    failed = [o for o in outcomes if not o.ok]
-    code = EXIT_OK if not failed else exit_code_for(failed[0].error) if len(outcomes) == 1 else EXIT_SOME_KITS
+    failed = [r for r in results if not r.ok]
+    code = EXIT_OK if not failed else exit_code_for(failed[0].error) if len(results) == 1 else EXIT_SOME_KITS
     header = ["PORT", "IDENTITY", "RESULT"] + (["PSK"] if args.show_psk else [])
     con.result({"psk_file": str(args.psk_file), "results": docs, "exit_code": code}, con.table(rows, header))
-    for o in failed:
-        con.error(f"{o.port}: {o.error}")
-        if getattr(o.error, "pending_note", None):
-            con.warn(f"{o.port}: {o.error.pending_note}")  # type: ignore[union-attr]
-    if failed and len(outcomes) > 1:
-        con.note(f"{len(failed)} of {len(outcomes)} kits failed; the others are provisioned and recorded in "
+    for r in failed:
+        con.error(f"{r.port}: {r.error}")
+        if r.warning:
+            con.warn(f"{r.port}: {r.warning}")
+    if failed and len(results) > 1:
+        con.note(f"{len(failed)} of {len(results)} kits failed; the others are provisioned and recorded in "
                  f"{args.psk_file}")
     return code

@@ -1,10 +1,9 @@
 """One console: messages on stderr, the result (text, table or exactly one JSON document) on stdout."""
 from __future__ import annotations
 
-import json
 import os
 import sys
-import threading
+from _thread import RLock  # threading's own RLock, without importing all of `threading`
 from typing import Any, Optional, TextIO
 
 
@@ -46,7 +45,7 @@ class Console:
         self.partial: dict = {}  # fields a failure document should carry (e.g. a query's response)
         self._bar: Any = None
         self._bar_stage: Optional[str] = None
-        self._lock = threading.RLock()  # fleet threads report progress and notes concurrently
+        self._lock = RLock()  # fleet threads report progress and notes concurrently
 
     # messages -----------------------------------------------------------------
     def note(self, message: str) -> None:
@@ -122,6 +121,8 @@ class Console:
             self._dump({**self.partial, "error": error, "exit_code": exit_code})
 
     def _dump(self, document: dict) -> None:
+        import json  # only --json output needs it
+
         self.printed = True
         self.out(json.dumps(document, indent=2) + "\n")
 

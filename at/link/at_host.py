@@ -13,16 +13,16 @@ It never sleeps for a fixed time: it waits for bytes, up to deadlines.
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Callable, NamedTuple, Optional
 
 from .. import protocol
 from ..errors import AnswerCutError, ATError, ATTimeoutError
+from ..lazylog import getLogger
 from .at_host_sync import InStep
 from .serial_port import SerialPort
 
-log = logging.getLogger(__name__)
+log = getLogger(__name__)
 
 Trace = Callable[[str, str], None]
 

@@ -9,13 +9,13 @@ resync with a probe whose answer a stale one cannot fake.
 """
 from __future__ import annotations
 
-import logging
 import time
 
 from .. import protocol
 from ..errors import ATTimeoutError, PortError
+from ..lazylog import getLogger
 
-log = logging.getLogger(__name__)
+log = getLogger(__name__)
 
 AT_HOST_BUFFER = protocol.AT_HOST_BUFFER
 FIRST_AT_WAIT = 1.2  # the first AT: "about 1 s" whatever the command timeout

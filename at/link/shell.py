@@ -9,18 +9,18 @@ reported as one error naming the Kconfig option to raise.
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Optional
 
 from .. import protocol
 from ..errors import ATError, ATTimeoutError, ProtocolError, ValidationError
+from ..lazylog import getLogger
 from . import shell_text
 from .at_host import Response, Trace
 from .serial_port import SerialPort
 from .shell_text import ShellReader
 
-log = logging.getLogger(__name__)
+log = getLogger(__name__)
 
 RESPONSE_BUDGET = 2 * 4096  # bytes to allow for echo and output when sizing a deadline
 _QUIET = 0.15  # silence after which an unknown prompt is taken as the prompt

@@ -52,8 +52,9 @@ class Link:
         self.front_end = front_end
         self.options = options or LinkOptions()
         self._clock = clock
-        self._out = bytearray()  # bytes scheduled but not yet read
-        self._ready_at: list[float] = []  # when each byte of _out becomes readable
+        # Bytes scheduled but not yet read, in runs sent back to back: byte i of a run
+        # [start, data] is readable at start + (i + 1) * byte time (arithmetic, not a time per byte).
+        self._runs: list[list] = []
         self._busy_until = 0.0  # input before this time is dropped: a command is running
         self._input_done = 0.0
         self._sent = 0
@@ -65,10 +66,18 @@ class Link:
         return 10.0 / self.options.baud if self.options.baud else 0.0
 
     def _schedule(self, data: bytes, start: float) -> None:
-        step = self._byte_time()
-        first = max(start, self._ready_at[-1] if self._ready_at else start)
-        self._out += data
-        self._ready_at += [first + step * (i + 1) for i in range(len(data))]
+        end = self._last_ready()
+        if end is not None and start <= end:
+            self._runs[-1][1] += data  # follows the last byte without a gap
+        else:
+            self._runs.append([start, bytearray(data)])
+
+    def _last_ready(self) -> Optional[float]:
+        """When the last scheduled byte becomes readable (None: nothing scheduled)."""
+        if not self._runs:
+            return None
+        start, data = self._runs[-1]
+        return start + self._byte_time() * len(data)
 
     def write(self, data: bytes) -> None:
         """Bytes from the host reach the modem after their wire time."""
@@ -83,10 +92,11 @@ class Link:
         if answer:
             # at_host listens again once its answer is written out (the last byte has left)
             self._schedule(answer, arrive + self.options.latency)
-            self._busy_until = self._ready_at[-1]
+            self._busy_until = self._last_ready()  # type: ignore[assignment]
         urcs = self.front_end.take_unsolicited()
         if urcs:
-            self._schedule(urcs, self._ready_at[-1] if self._ready_at else arrive)
+            last = self._last_ready()
+            self._schedule(urcs, arrive if last is None else last)
 
     @property
     def input_done(self) -> float:
@@ -103,19 +113,28 @@ class Link:
         self.front_end.close()
 
     def available(self) -> int:
-        now = self._clock()
-        count = 0
-        for ready in self._ready_at:
-            if ready > now:
-                break
-            count += 1
+        count = self._arrived()
         if self.options.fragment:
             count = min(count, self.options.fragment)
         return count
 
+    def _arrived(self) -> int:
+        """How many scheduled bytes are readable by now."""
+        now = self._clock()
+        step = self._byte_time()
+        count = 0
+        for start, data in self._runs:
+            if now >= start + step * len(data):
+                count += len(data)
+                continue
+            if now >= start + step:  # part of this run is out (step > 0 here)
+                count += int((now - start) / step)
+            break
+        return count
+
     def next_ready(self) -> Optional[float]:
         """When the next byte becomes readable (None: nothing scheduled)."""
-        return self._ready_at[0] if self._ready_at else None
+        return self._runs[0][0] + self._byte_time() if self._runs else None
 
     def read(self, size: int) -> bytes:
         self._check_connected()
@@ -123,13 +142,26 @@ class Link:
         limit = self.options.disconnect_after
         if limit is not None:
             count = min(count, limit - self._sent)
-        data = bytes(self._out[:count])
-        del self._out[:count]
-        del self._ready_at[:count]
+        data = self._take(count)
         self._sent += count
         if limit is not None and self._sent >= limit:
             self._gone = True
         return data
+
+    def _take(self, count: int) -> bytes:
+        """The first `count` scheduled bytes, removed from the runs."""
+        out = bytearray()
+        while count > 0 and self._runs:
+            run = self._runs[0]
+            part = run[1][:count]
+            out += part
+            count -= len(part)
+            if len(part) == len(run[1]):
+                del self._runs[0]
+            else:
+                del run[1][:len(part)]
+                run[0] += self._byte_time() * len(part)
+        return bytes(out)
 
     def _check_connected(self) -> None:
         if self._gone:
@@ -137,7 +169,4 @@ class Link:
 
     def reset_input(self) -> None:
         """Drop what has arrived and was not read (pyserial's reset_input_buffer)."""
-        now = self._clock()
-        count = sum(1 for ready in self._ready_at if ready <= now)
-        del self._out[:count]
-        del self._ready_at[:count]
+        self._take(self._arrived())
