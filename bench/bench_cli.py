@@ -62,21 +62,10 @@ MINIMAL = textwrap.dedent(r'''
     link.close()
 ''')
 
-# nrfcredstore needs the pty to look like a kit's port: only the USB enumeration is faked.
-NRFCREDSTORE = textwrap.dedent("""
-    import sys
-    from serial.tools import list_ports
-    from serial.tools.list_ports_common import ListPortInfo
-    PTY = sys.argv[1]
-    def comports(*args, **kwargs):
-        port = ListPortInfo(PTY, skip_link_detection=True)
-        port.vid, port.pid, port.serial_number, port.location = 0x1366, 0x1015, "000960123456", "1-1:1.0"
-        port.hwid = "USB VID:PID=1366:1015 SER=000960123456 LOCATION=1-1:1.0"
-        return [port]
-    list_ports.comports = comports
-    from nrfcredstore.cli import run
-    sys.exit(run(["nrfcredstore", PTY] + sys.argv[2:]))
-""")
+# nrfcredstore needs the pty to look like a kit's port: the interop test's shim, where only the USB
+# enumeration is faked (run the bench from the checkout's root, as bench_transport.py is).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.test_pty import NRFCREDSTORE  # noqa: E402
 
 
 def median_ms(run: Callable[[], None], rounds: int, setup: Optional[Callable[[], None]] = None) -> float:

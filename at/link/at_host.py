@@ -20,6 +20,7 @@ from .. import protocol
 from ..errors import AnswerCutError, ATError, ATTimeoutError
 from ..lazylog import getLogger
 from .at_host_sync import InStep
+from .base import PortLink
 from .serial_port import SerialPort
 
 log = getLogger(__name__)
@@ -52,7 +53,7 @@ class _Exchange:
         self.received = 0  # bytes of answer (URCs excluded only once recognised)
 
 
-class AtHostLink(InStep):
+class AtHostLink(PortLink, InStep):
     """A serial link to at_host: `command()` in, `Response` out, URCs kept in `urcs`.
 
     Interface shared with other links (e.g. the AT shell): `port`, `timeout`, `urcs`,
@@ -74,24 +75,7 @@ class AtHostLink(InStep):
         self._owed = False  # a command went out whole and nothing of its answer came: it may still come
         self._last: str = ""
 
-    # ------------------------------------------------------------ lifecycle
-
-    def close(self) -> None:
-        self._port.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._port.is_open
-
-    @property
-    def serial(self) -> SerialPort:
-        return self._port
-
-    def __enter__(self) -> AtHostLink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    # ------------------------------------------------------------ wire
 
     def wire_seconds(self, nbytes: int) -> float:
         """Time to move `nbytes` at the configured baud rate (10 bits per byte, 8N1)."""

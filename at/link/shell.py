@@ -17,6 +17,7 @@ from ..errors import ATError, ATTimeoutError, ProtocolError, ValidationError
 from ..lazylog import getLogger
 from . import shell_text
 from .at_host import Response, Trace
+from .base import PortLink
 from .serial_port import SerialPort
 from .shell_text import ShellReader
 
@@ -38,7 +39,7 @@ class ShellTimeoutError(ATTimeoutError):
                                  "running, and is this its shell port?")
 
 
-class ShellLink:
+class ShellLink(PortLink):
     """A serial link to `at` in a Zephyr shell: `command()` in, `Response` out."""
 
     mode = "shell"
@@ -68,25 +69,6 @@ class ShellLink:
     @property
     def prompt(self) -> Optional[str]:
         return self._reader.prompt
-
-    # ------------------------------------------------------------ lifecycle
-
-    def close(self) -> None:
-        self._port.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._port.is_open
-
-    @property
-    def serial(self) -> SerialPort:
-        return self._port
-
-    def __enter__(self) -> ShellLink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------ I/O
 
