@@ -6,7 +6,6 @@ modem, so a bad file cannot leave a slot half-written or the link out of step.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Optional, Union
 
@@ -165,23 +164,24 @@ def _as_text(content: Union[str, bytes]) -> str:
 _MADE_BY_PREPARE = object()
 
 
-@dataclass(frozen=True)
 class Prepared:
     """Content already validated for one type and password: exactly the text the modem will store.
 
     Made only by `prepare()`, so `SoC.write_credential` can take it as-is instead of
     validating a second time (a caller that checks before opening a port pays once).
-    The text never appears in its repr: it may be a private key or a PSK.
+    The text never appears in its repr: it may be a private key or a PSK. (A plain class,
+    not a dataclass: `cmng` imports this module on every run, and dataclasses costs ~8 ms.)
     """
 
-    cred_type: CredType
-    text: str = field(repr=False)
-    passwd: Optional[str] = field(default=None, repr=False)
-    _made_by: object = field(default=None, repr=False, compare=False)
+    __slots__ = ("cred_type", "text", "passwd")
 
-    def __post_init__(self) -> None:
-        if self._made_by is not _MADE_BY_PREPARE:
+    def __init__(self, cred_type: CredType, text: str, passwd: Optional[str] = None, _made_by: object = None) -> None:
+        if _made_by is not _MADE_BY_PREPARE:
             raise TypeError("Prepared content comes from at.credentials.prepare(); pass str or bytes otherwise")
+        self.cred_type, self.text, self.passwd = cred_type, text, passwd
+
+    def __repr__(self) -> str:
+        return f"Prepared(cred_type={self.cred_type!r})"
 
 
 def prepare(cred_type: int, content: Union[str, bytes], passwd: Optional[str] = None) -> Prepared:
