@@ -11,17 +11,9 @@ import tempfile
 import time
 
 import serial
+from bench_transport import timed  # bench/ is on sys.path when a bench script runs
 
 import at
-
-
-def timed(fn, rounds: int) -> float:
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
 
 
 def wedge(url: str) -> None:

@@ -86,6 +86,15 @@ def one_error(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """End a server the test started: politely first, by force after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 class PtySim:
     """`nrf91-sim NAME` in a subprocess: a simulated kit on a real pseudo-terminal."""
 
@@ -99,11 +108,7 @@ class PtySim:
         self.path = line
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 @pytest.fixture
