@@ -18,6 +18,9 @@ __version__ = "1.0.0"
 # `import at` runs before every cmng command, so it imports nothing but pyserial: the names below
 # and the submodules a user reaches as `at.psk`, `at.ports`, ... are imported on first use (PEP 562).
 # Error classes defined next to the job that raises them (files, manifest, ...) load with that job.
+# No module imports `typing` at run time (it costs every run ~4 ms): annotations are strings
+# (`from __future__ import annotations`), and names only a type checker needs are imported under
+# `TYPE_CHECKING = False; if TYPE_CHECKING:`, the flag typing would give, spelled without it.
 _EXPORTS = {
     "credentials": ("CRED_TYPE_CLIENT_CERT", "CRED_TYPE_CLIENT_PRIVATE_KEY", "CRED_TYPE_PSK", "CRED_TYPE_PSK_IDENTITY",
                     "CRED_TYPE_PUBLIC_KEY", "CRED_TYPE_ROOT_CA", "NRF_CLOUD_SEC_TAG", "CredType"),

@@ -8,12 +8,12 @@ Formats: nrf91-wire.md section 3.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
 
 from . import cose
 from .errors import ProtocolError
 from .keygen import check_firmware
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
     from .soc import SoC
 
@@ -29,7 +29,7 @@ class Attestation:
     device_type: int
     firmware_uuid: str
     token: str  # "<body>.<cose>" as the modem sent it: what nRF Cloud takes to claim the device
-    key_id: Optional[int]  # the COSE signing key (-2 device identity key); None without a COSE part
+    key_id: int | None  # the COSE signing key (-2 device identity key); None without a COSE part
 
     @property
     def device_type_name(self) -> str:

@@ -13,7 +13,6 @@ import datetime
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from . import credentials
 from .credentials import READABLE_TYPES, USER_SEC_TAG_MAX, WRITABLE_TYPES, CredType
@@ -45,7 +44,7 @@ class Backup:
         return [e for e in self.manifest.entries.values() if e.kind == "sha256"]
 
 
-def _skip_reason(cred: Credential) -> Optional[str]:
+def _skip_reason(cred: Credential) -> str | None:
     if cred.sec_tag > USER_SEC_TAG_MAX:
         return "modem-owned sec_tag"
     if cred.cred_type not in WRITABLE_TYPES:

@@ -13,7 +13,6 @@ import datetime
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -26,8 +25,8 @@ CERT_NAME = "ca.pem"
 KEY_NAME = "ca.key"
 DEFAULT_CA_DAYS = 3650
 DEFAULT_CERT_DAYS = 365
-PathLike = Union[str, "os.PathLike[str]"]
-CAKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey]
+PathLike = str | os.PathLike
+CAKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class CA:
         return self.cert.public_bytes(serialization.Encoding.PEM).decode()
 
     def sign(self, csr: x509.CertificateSigningRequest, days: int = DEFAULT_CERT_DAYS,
-             not_before: Optional[datetime.datetime] = None) -> x509.Certificate:
+             not_before: datetime.datetime | None = None) -> x509.Certificate:
         return sign_csr(self, csr, days=days, not_before=not_before)
 
 
@@ -54,7 +53,7 @@ def _not_after(cert: x509.Certificate) -> datetime.datetime:
 
 
 def create(out_dir: PathLike, *, common_name: str = "nrf91-at development CA", days: int = DEFAULT_CA_DAYS,
-           passphrase: Optional[str] = None) -> tuple[Path, Path]:
+           passphrase: str | None = None) -> tuple[Path, Path]:
     """Make a P-256 CA in `out_dir` (created with its parents): `ca.pem` and `ca.key` (0600).
 
     The key is PEM PKCS#8, encrypted when `passphrase` is given. Refuses when
@@ -114,7 +113,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
             os.unlink(tmp)
 
 
-def load(cert_path: PathLike, key_path: PathLike, password: Optional[str] = None) -> CA:
+def load(cert_path: PathLike, key_path: PathLike, password: str | None = None) -> CA:
     """Load and check a CA: a CA certificate, and the private key that matches it."""
     cert = _load_cert(Path(cert_path))
     key = _load_key(Path(key_path), password)
@@ -156,7 +155,7 @@ def _load_cert(path: Path) -> x509.Certificate:
     return cert
 
 
-def _load_key(path: Path, password: Optional[str]) -> CAKey:
+def _load_key(path: Path, password: str | None) -> CAKey:
     data = _read(path, "CA key")
     try:
         key = serialization.load_pem_private_key(data, password.encode() if password is not None else None)
@@ -174,7 +173,7 @@ def _load_key(path: Path, password: Optional[str]) -> CAKey:
 
 
 def sign_csr(ca: CA, csr: x509.CertificateSigningRequest, *, days: int = DEFAULT_CERT_DAYS,
-             not_before: Optional[datetime.datetime] = None) -> x509.Certificate:
+             not_before: datetime.datetime | None = None) -> x509.Certificate:
     """A client certificate for the CSR's key and subject: CA:false, clientAuth, `days` from `not_before`.
 
     The validity never outlasts the CA's own.

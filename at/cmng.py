@@ -6,26 +6,26 @@ byte is sent; this module turns them into commands and the modem's lines into
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Optional, Union
+from collections import namedtuple
 
 from . import credentials, protocol
 from .errors import ProtocolError, VerificationError
 from .link import stored
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
     from .soc import SoC
 
 
-class Credential(NamedTuple):
-    """One stored credential as listed by the modem.
+class Credential(namedtuple("Credential", "sec_tag cred_type sha256")):
+    """One stored credential as listed by the modem: `sec_tag: int`, `cred_type: int`, `sha256: str | None`.
 
     `sha256` is None where the firmware printed an all-zero placeholder. Indexable
     like the original library's `[sec_tag, cred_type, sha]` lists.
+    (`collections.namedtuple` rather than `typing.NamedTuple`: importing typing costs every run ~4 ms.)
     """
 
-    sec_tag: int
-    cred_type: int
-    sha256: Optional[str]
+    __slots__ = ()
 
     @property
     def type_name(self) -> str:
@@ -44,7 +44,7 @@ def parse_listed(line: str) -> Credential:
     return Credential(tag, kind, None if sha == protocol.ZERO_SHA else sha)
 
 
-def list_credentials(soc: SoC, sec_tag: Optional[int] = None, cred_type: Optional[int] = None) -> list[Credential]:
+def list_credentials(soc: SoC, sec_tag: int | None = None, cred_type: int | None = None) -> list[Credential]:
     """Credentials stored, optionally filtered; a type filter without a tag is applied here (the modem needs a tag)."""
     if sec_tag is not None:
         credentials.check_sec_tag(sec_tag, writing=False)
@@ -78,8 +78,8 @@ def read_credential(soc: SoC, sec_tag: int, cred_type: int) -> str:
     raise ProtocolError(f"{command} answered OK without content")
 
 
-def write_credential(soc: SoC, sec_tag: int, cred_type: int, content: Union[str, bytes, credentials.Prepared],
-                     passwd: Optional[str] = None, verify: bool = True) -> Credential:
+def write_credential(soc: SoC, sec_tag: int, cred_type: int, content: str | bytes | credentials.Prepared,
+                     passwd: str | None = None, verify: bool = True) -> Credential:
     """Validate, write, and (by default) verify by SHA-256 from the list output. See `SoC.write_credential`."""
     credentials.check_sec_tag(sec_tag, writing=True)
     text = credentials.prepared_text(cred_type, content, passwd)

@@ -6,7 +6,6 @@ the wire, splitting and classifying lines, is `at.protocol`, which re-exports th
 from __future__ import annotations
 
 import re
-from typing import Union
 
 from .errors import ValidationError
 
@@ -15,7 +14,7 @@ from .errors import ValidationError
 AT_HOST_BUFFER = 4096
 MAX_COMMAND_LEN = AT_HOST_BUFFER - 2
 TERMINATOR = "\r\n"
-Param = Union[int, str, None]
+Param = int | str | None
 
 
 # ---------------------------------------------------------------- building
@@ -100,10 +99,11 @@ def encode_command(command: str) -> bytes:
 # Types whose content is secret: private keys and PSKs.
 SECRET_CMNG_TYPES = frozenset({2, 3})
 
-_CMNG_WRITE = re.compile(r'^(AT%CMNG=0,\s*\d+,\s*)(\d+)(,\s*)"([^"]*)"(.*)$', re.S | re.I)
+# Compiled by `re` on first use (a run that traces nothing never needs them).
+_CMNG_WRITE = r'(?si)^(AT%CMNG=0,\s*\d+,\s*)(\d+)(,\s*)"([^"]*)"(.*)$'
 
 
-_CMNG_WRITE_HEAD = re.compile(r'^(\s*AT%CMNG=0,\s*\d+,\s*)(\d+)(.*)$', re.S | re.I)
+_CMNG_WRITE_HEAD = r'(?si)^(\s*AT%CMNG=0,\s*\d+,\s*)(\d+)(.*)$'
 
 
 def redact(command: str) -> str:
@@ -112,9 +112,9 @@ def redact(command: str) -> str:
     Also for what a device echoes back: a %CMNG write that is cut or malformed keeps
     only its sec_tag and type when the type is secret or a password may follow.
     """
-    match = _CMNG_WRITE.match(command.lstrip())
+    match = re.match(_CMNG_WRITE, command.lstrip())
     if not match:
-        head = _CMNG_WRITE_HEAD.match(command)
+        head = re.match(_CMNG_WRITE_HEAD, command)
         if head and (int(head.group(2)[:3]) in SECRET_CMNG_TYPES or head.group(3).count('"') > 2):
             return f"{head.group(1).strip()}{head.group(2)},<{len(head.group(3))} bytes redacted>"
         return command

@@ -12,11 +12,14 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional
 
 import cbor2
 
 from .errors import ProtocolError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 SELF_DESCRIBE_TAG = 55799
 COSE_SIGN1_TAG = 18
@@ -24,7 +27,7 @@ ES256 = -7
 KEY_NAMES = {-2: "device identity key", -4: "Nordic production base key", -5: "Nordic R&D key"}
 
 
-def split_answer(lines: list[str], prefix: str) -> tuple[str, Optional[str]]:
+def split_answer(lines: list[str], prefix: str) -> tuple[str, str | None]:
     """`%KEYGEN: "<body>.<cose>"` -> ("<body>", "<cose>"); the COSE part may be missing (None)."""
     for line in lines:
         if line.upper().startswith(prefix.upper() + ":"):
@@ -71,7 +74,7 @@ def array(value: Any, length: int, what: str) -> tuple:
     return tuple(value)
 
 
-def bstr(value: Any, what: str, size: Optional[int] = None) -> bytes:
+def bstr(value: Any, what: str, size: int | None = None) -> bytes:
     if not isinstance(value, bytes) or (size is not None and len(value) != size):
         raise ProtocolError(f"the {what} is not a byte string" + (f" of {size} bytes" if size else ""))
     return value
@@ -100,7 +103,7 @@ class Sign1:
 
     protected: bytes
     key_id: int
-    payload: Optional[bytes]
+    payload: bytes | None
     signature: bytes
 
     @property

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from enum import IntEnum
-from typing import Optional, Union
 
 from .errors import ValidationError
 from .protocol import SECRET_CMNG_TYPES
@@ -107,7 +106,7 @@ def check_readable(cred_type: int) -> CredType:
     return kind
 
 
-def check_passwd(passwd: Optional[str], cred_type: int) -> Optional[str]:
+def check_passwd(passwd: str | None, cred_type: int) -> str | None:
     if passwd is None:
         return None
     if cred_type != CredType.CLIENT_PRIVATE_KEY:
@@ -149,7 +148,7 @@ def normalise_pem(text: str) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def _as_text(content: Union[str, bytes]) -> str:
+def _as_text(content: str | bytes) -> str:
     if isinstance(content, bytes):
         try:
             return content.decode("utf-8")
@@ -175,7 +174,7 @@ class Prepared:
 
     __slots__ = ("cred_type", "text", "passwd")
 
-    def __init__(self, cred_type: CredType, text: str, passwd: Optional[str] = None, _made_by: object = None) -> None:
+    def __init__(self, cred_type: CredType, text: str, passwd: str | None = None, _made_by: object = None) -> None:
         if _made_by is not _MADE_BY_PREPARE:
             raise TypeError("Prepared content comes from at.credentials.prepare(); pass str or bytes otherwise")
         self.cred_type, self.text, self.passwd = cred_type, text, passwd
@@ -184,13 +183,13 @@ class Prepared:
         return f"Prepared(cred_type={self.cred_type!r})"
 
 
-def prepare(cred_type: int, content: Union[str, bytes], passwd: Optional[str] = None) -> Prepared:
+def prepare(cred_type: int, content: str | bytes, passwd: str | None = None) -> Prepared:
     """Validate `content` once (see `prepare_content`) and keep the result with its type and password."""
     text = prepare_content(cred_type, content, passwd)
     return Prepared(CredType(int(cred_type)), text, passwd, _MADE_BY_PREPARE)
 
 
-def prepared_text(cred_type: int, content: Union[str, bytes, Prepared], passwd: Optional[str] = None) -> str:
+def prepared_text(cred_type: int, content: str | bytes | Prepared, passwd: str | None = None) -> str:
     """What to store: a `Prepared` taken as-is when it was made for this type and password, else validated now."""
     if not isinstance(content, Prepared):
         return prepare_content(cred_type, content, passwd)
@@ -203,7 +202,7 @@ def prepared_text(cred_type: int, content: Union[str, bytes, Prepared], passwd: 
     return content.text
 
 
-def prepare_content(cred_type: int, content: Union[str, bytes], passwd: Optional[str] = None) -> str:
+def prepare_content(cred_type: int, content: str | bytes, passwd: str | None = None) -> str:
     """Validate `content` for `cred_type` and return exactly what will be stored.
 
     PEM types are parsed with `cryptography`, so a truncated file or a key given
@@ -250,7 +249,7 @@ def _check_certificates(text: str, kind: CredType) -> None:
                               "check the file is complete") from None
 
 
-def _check_private_key(text: str, passwd: Optional[str]) -> None:
+def _check_private_key(text: str, passwd: str | None) -> None:
     from cryptography.hazmat.primitives import serialization
 
     if "PRIVATE KEY-----" not in text:

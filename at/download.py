@@ -11,10 +11,13 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
-from typing import BinaryIO, Optional
 from urllib.parse import urlsplit
 
 from .errors import NoNetworkError, NotPublishedError, RedirectError, ServerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 READ_ERRORS = (OSError, http.client.HTTPException)  # a transfer that breaks off (IncompleteRead, reset, timeout)
 _PORTS = {"http": 80, "https": 443}
@@ -33,7 +36,7 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def open_location(location: str, timeout: float) -> tuple[BinaryIO, Optional[int]]:
+def open_location(location: str, timeout: float) -> tuple[BinaryIO, int | None]:
     """An open stream on `location` (URL or file) and its declared length, errors explained."""
     if not location.startswith(("http://", "https://")):
         try:

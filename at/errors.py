@@ -5,8 +5,6 @@ can raise and catch the same types without importing each other.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 # code -> (meaning, advice); from Nordic's AT command reference for %CMNG.
 CME_ERRORS: dict[int, tuple[str, str]] = {
     0: ("phone failure", "the command is not supported by this modem firmware; update it"),
@@ -37,7 +35,7 @@ class ValidationError(ATError, ValueError):
 class CommandError(ATError):
     """The modem answered a command with ERROR (or a numbered error)."""
 
-    def __init__(self, command: str, final: str, code: Optional[int] = None) -> None:
+    def __init__(self, command: str, final: str, code: int | None = None) -> None:
         self.command = command
         self.final = final
         self.code = code

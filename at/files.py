@@ -19,14 +19,14 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional, Union
 
 import filelock
 
 from .errors import ValidationError
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = str | os.PathLike
 TEMP_SUFFIX = ".tmp"
 
 
@@ -68,7 +68,7 @@ def remove_stale_temps(path: PathLike) -> int:
     return removed
 
 
-def _open_temp(directory: Path, prefix: str) -> tuple[int, Optional[str]]:
+def _open_temp(directory: Path, prefix: str) -> tuple[int, str | None]:
     """A new 0600 file in `directory`: (fd, None) when unnamed (O_TMPFILE), else (fd, its path)."""
     if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
         try:
@@ -105,7 +105,7 @@ def _owner_text(uid: int, gid: int) -> str:
         return f"owner uid {uid} group gid {gid}"
 
 
-def _set_attributes(fd: int, target: Path, old: Optional[os.stat_result], mode: int, group: Optional[int]) -> None:
+def _set_attributes(fd: int, target: Path, old: os.stat_result | None, mode: int, group: int | None) -> None:
     """Give the temp file the old file's owner, group and mode, or `mode` (and `group`) for a new file."""
     if os.name == "nt" or not hasattr(os, "fchmod"):  # Windows: a new file inherits its folder's ACL
         return
@@ -125,14 +125,14 @@ def _set_attributes(fd: int, target: Path, old: Optional[os.stat_result], mode: 
 
 
 @contextlib.contextmanager
-def _prepared_temp(target: Path, data: bytes, mode: int, group: Optional[int]) -> Iterator[tuple[int, Optional[str]]]:
+def _prepared_temp(target: Path, data: bytes, mode: int, group: int | None) -> Iterator[tuple[int, str | None]]:
     """A temp file beside `target` holding `data` (on disk) with the attributes the target will have.
 
     Closed and, if named, removed on every way out (a no-op once the caller renamed it).
     """
     directory = target.parent
     try:
-        old: Optional[os.stat_result] = os.stat(target)
+        old: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
         old = None
     except OSError as exc:
@@ -160,14 +160,14 @@ def _prepared_temp(target: Path, data: bytes, mode: int, group: Optional[int]) -
                 os.unlink(name)
 
 
-def atomic_write(path: PathLike, data: bytes, mode: int = 0o600, *, group: Optional[int] = None) -> None:
+def atomic_write(path: PathLike, data: bytes, mode: int = 0o600, *, group: int | None = None) -> None:
     """Replace the file at `path` (its target, if a symlink) with `data`, all or nothing.
 
     An existing file keeps its owner, group and permission bits; a new one gets `mode` and, if
     given, `group`. Raises `FileError` (nothing changed) when that is not possible.
     """
     target = real_path(path)
-    temp: Optional[str] = None
+    temp: str | None = None
     with _prepared_temp(target, data, mode, group) as (fd, name):
         try:
             temp = name if name is not None else _name_temp(fd, target.parent, _temp_prefix(target))
@@ -180,7 +180,7 @@ def atomic_write(path: PathLike, data: bytes, mode: int = 0o600, *, group: Optio
     _fsync_folder(target.parent)
 
 
-def probe_replace(path: PathLike, mode: int = 0o600, *, group: Optional[int] = None) -> None:
+def probe_replace(path: PathLike, mode: int = 0o600, *, group: int | None = None) -> None:
     """Check, without changing it, that `atomic_write(path, ..., mode, group=group)` can work.
 
     Creates (and removes) a temp file with the attributes the replacement would have.
@@ -216,7 +216,7 @@ def lock_path(path: PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def locked(path: PathLike, timeout: Optional[float] = None) -> Iterator[None]:
+def locked(path: PathLike, timeout: float | None = None) -> Iterator[None]:
     """Hold an exclusive lock on `path` between threads and processes; wait at most `timeout` seconds (None: no limit)."""
     where = lock_path(path)
     lock = filelock.FileLock(str(where), timeout=-1 if timeout is None else timeout, mode=0o600)

@@ -14,10 +14,10 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO, Callable, Optional, Union
 
 from .errors import (  # noqa: F401  (the failures of fetching, re-exported here)
     CacheError,
@@ -32,6 +32,10 @@ from .errors import (  # noqa: F401  (the failures of fetching, re-exported here
     TruncatedError,
     UnknownBoardError,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 MANIFEST_ENV = "NRF91_AT_HEX_MANIFEST"  # a manifest of one's own (in-house builds, tests)
 CACHE_ENV = "NRF91_AT_CACHE_DIR"  # where verified files are kept (default: the user cache folder)
@@ -93,7 +97,7 @@ def _packaged_manifest() -> str:
         return (Path(__file__).resolve().parent.parent / "hex" / "manifest.json").read_text(encoding="utf-8")
 
 
-def load_manifest(path: Union[str, os.PathLike, None] = None) -> Manifest:
+def load_manifest(path: str | os.PathLike | None = None) -> Manifest:
     """The manifest at `path`, else $NRF91_AT_HEX_MANIFEST, else the one installed with the package."""
     path = path or os.environ.get(MANIFEST_ENV) or None
     try:
@@ -124,7 +128,7 @@ def cache_dir() -> Path:
     return platformdirs.user_cache_path("nrf91-at", appauthor=False) / "at_client"
 
 
-def sha256_of(path: Union[str, os.PathLike]) -> str:
+def sha256_of(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
@@ -132,7 +136,7 @@ def sha256_of(path: Union[str, os.PathLike]) -> str:
     return digest.hexdigest()
 
 
-def cached(image: Image, directory: Optional[Path] = None) -> Optional[Path]:
+def cached(image: Image, directory: Path | None = None) -> Path | None:
     """The cached file if it is there and still has the published size and sha256 (checked every time)."""
     path = (directory or cache_dir()) / image.file
     try:
@@ -143,7 +147,7 @@ def cached(image: Image, directory: Optional[Path] = None) -> Optional[Path]:
     return None
 
 
-def source_urls(image: Image, source: Optional[str]) -> list[str]:
+def source_urls(image: Image, source: str | None) -> list[str]:
     """Where to get `image`: the manifest's sources, or only `source` (a folder or a base URL)."""
     if source is None:
         return list(image.sources)
@@ -164,8 +168,8 @@ def _write_error(folder: Path, exc: OSError) -> FirmwareError:
                       f"or set {CACHE_ENV} to a writable folder")
 
 
-def _receive(stream: BinaryIO, declared: Optional[int], image: Image, location: str, out: BinaryIO,
-             folder: Path, progress: Optional[FetchProgress], read_errors: tuple) -> None:
+def _receive(stream: BinaryIO, declared: int | None, image: Image, location: str, out: BinaryIO,
+             folder: Path, progress: FetchProgress | None, read_errors: tuple) -> None:
     """Copy `stream` to `out`, refusing anything that is not exactly the published bytes."""
     if declared is not None and declared != image.size:
         raise ChecksumError(f"{location} is {declared} bytes, the published {image.file} is {image.size} bytes: "
@@ -199,7 +203,7 @@ def _receive(stream: BinaryIO, declared: Optional[int], image: Image, location: 
 
 
 def _fetch_one(image: Image, location: str, folder: Path, timeout: float,
-               progress: Optional[FetchProgress]) -> Path:
+               progress: FetchProgress | None) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         out = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{image.file}.", suffix=".part", delete=False)
@@ -230,8 +234,8 @@ def _fetch_one(image: Image, location: str, folder: Path, timeout: float,
             partial.unlink()
 
 
-def fetch(image: Image, *, source: Optional[str] = None, directory: Optional[Path] = None,
-          progress: Optional[FetchProgress] = None, timeout: float = TIMEOUT) -> Path:
+def fetch(image: Image, *, source: str | None = None, directory: Path | None = None,
+          progress: FetchProgress | None = None, timeout: float = TIMEOUT) -> Path:
     """Download (or copy from a folder) `image` into the cache, verified; the manifest's sources in order,
     or only `source`. A file is kept only when its size and sha256 match."""
     folder = directory or cache_dir()
@@ -250,7 +254,7 @@ def fetch(image: Image, *, source: Optional[str] = None, directory: Optional[Pat
     raise type(first)(f"{first}; {also}")
 
 
-def ensure(image: Image, *, directory: Optional[Path] = None, progress: Optional[FetchProgress] = None,
+def ensure(image: Image, *, directory: Path | None = None, progress: FetchProgress | None = None,
            timeout: float = TIMEOUT) -> Path:
     """The verified cached file of `image`, fetched from its published sources when missing or changed."""
     return cached(image, directory) or fetch(image, directory=directory, progress=progress, timeout=timeout)

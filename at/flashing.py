@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
 
 from . import firmware, ports
 from .errors import FirmwareError, FlashError
 from .programmer import Programmer, Progress, check_hex, choose_probe, select_programmer
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 HEX_README = "hex/README.md"
 BOOT_TIMEOUT = 20.0
 POLL_INTERVAL = 0.5
@@ -29,14 +33,14 @@ class AtClientUnavailable(FirmwareError):
     can say how to fetch it from elsewhere or which self-built file to give instead.
     """
 
-    def __init__(self, message: str, board: Optional[str] = None) -> None:
+    def __init__(self, message: str, board: str | None = None) -> None:
         super().__init__(message)
         self.board = board
 
 
-def at_client_for_probe(serial_number: str, *, board: Optional[str] = None,
-                        manifest: Optional[firmware.Manifest] = None, cache: Optional[Path] = None,
-                        progress: Optional[Progress] = None,
+def at_client_for_probe(serial_number: str, *, board: str | None = None,
+                        manifest: firmware.Manifest | None = None, cache: Path | None = None,
+                        progress: Progress | None = None,
                         notify: Callable[[str], None] = lambda message: None) -> Path:
     """The verified at_client hex for `board`, else for the DK that J-Link `serial_number` belongs to:
     the cached file, else fetched (and verified) into the cache."""
@@ -91,12 +95,12 @@ def wait_for_at(port: str, timeout: float = BOOT_TIMEOUT, interval: float = POLL
                      "check SERIAL_PORT is the kit's AT port")
 
 
-def run_with_firmware(work: Callable[[], T], *, port: str, program_hex: bool, app_hex: Optional[str],
-                      programmer: str = "auto", serial_number: Optional[str] = None,
-                      at_client_hex: Optional[str] = None, progress: Optional[Progress] = None,
+def run_with_firmware(work: Callable[[], T], *, port: str, program_hex: bool, app_hex: str | None,
+                      programmer: str = "auto", serial_number: str | None = None,
+                      at_client_hex: str | None = None, progress: Progress | None = None,
                       notify: Callable[[str], None] = lambda message: None,
-                      boot_timeout: float = BOOT_TIMEOUT, manifest: Optional[firmware.Manifest] = None,
-                      cache: Optional[Path] = None) -> T:
+                      boot_timeout: float = BOOT_TIMEOUT, manifest: firmware.Manifest | None = None,
+                      cache: Path | None = None) -> T:
     """Run `work` between flashing at_client (`program_hex`) and flashing the user's application (`app_hex`).
 
     The probe is found before anything is fetched; the at_client image is `at_client_hex`, else the

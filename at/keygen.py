@@ -13,7 +13,6 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from . import cose, credentials, protocol
 from .errors import ModemFirmwareError, ProtocolError, ValidationError, VerificationError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
     from .soc import SoC
 
@@ -48,12 +48,12 @@ class KeygenResult:
     key_name: str
     digest_ok: bool  # always True in a returned result: a mismatch raises VerificationError
     repaired: bool  # the CSR had the legacy NULL parameter and was re-encoded
-    subject: Optional[str]
-    key_usage: Optional[str]
+    subject: str | None
+    key_usage: str | None
     answer: str  # "<body>.<cose>" exactly as the modem sent it (nRF Cloud and nrfcloud-utils take this)
 
     @property
-    def common_name(self) -> Optional[str]:
+    def common_name(self) -> str | None:
         names = self.csr.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
         return str(names[0].value) if names else None
 
@@ -68,7 +68,7 @@ class KeygenResult:
                 "csr": self.csr_pem}
 
 
-def firmware_version(revision: str) -> Optional[tuple[int, int, int]]:
+def firmware_version(revision: str) -> tuple[int, int, int] | None:
     """`mfw_nrf9160_1.3.5` -> (1, 3, 5); None when the text holds no single x.y.z."""
     found = re.findall(r"(?:(?<=[-_])|^)(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?=[-_]|$)", revision.strip())
     if len(found) != 1:
@@ -108,7 +108,7 @@ def check_key_usage(key_usage: str) -> str:
     return key_usage
 
 
-def build_command(sec_tag: int, subject: Optional[str] = None, key_usage: Optional[str] = None) -> str:
+def build_command(sec_tag: int, subject: str | None = None, key_usage: str | None = None) -> str:
     credentials.check_sec_tag(sec_tag, writing=True)
     return protocol.build("%KEYGEN", sec_tag, KEY_TYPE_CLIENT, FORMAT_CSR,
                           None if subject is None else check_subject(subject),
@@ -153,8 +153,8 @@ def _length(size: int) -> bytes:
     return bytes([0x80 | len(raw)]) + raw
 
 
-def parse_answer(lines: list[str], sec_tag: int, subject: Optional[str] = None,
-                 key_usage: Optional[str] = None) -> KeygenResult:
+def parse_answer(lines: list[str], sec_tag: int, subject: str | None = None,
+                 key_usage: str | None = None) -> KeygenResult:
     """Check and decode the lines of a %KEYGEN CSR answer for `sec_tag`."""
     body_text, cose_text = cose.split_answer(lines, "%KEYGEN")
     body = cose.b64url(body_text, "%KEYGEN CSR")
@@ -194,7 +194,7 @@ def parse_answer(lines: list[str], sec_tag: int, subject: Optional[str] = None,
                         sign1.key_name, True, repaired, subject, key_usage, f"{body_text}.{cose_text}")
 
 
-def _check_subject_matches(csr: x509.CertificateSigningRequest, subject: Optional[str]) -> None:
+def _check_subject_matches(csr: x509.CertificateSigningRequest, subject: str | None) -> None:
     if subject is None:
         return
     got = {(a.rfc4514_attribute_name.upper(), str(a.value)) for a in csr.subject}
@@ -207,7 +207,7 @@ def _check_subject_matches(csr: x509.CertificateSigningRequest, subject: Optiona
                                     "which was asked for")
 
 
-def generate(soc: SoC, sec_tag: int, subject: Optional[str] = None, key_usage: Optional[str] = None) -> KeygenResult:
+def generate(soc: SoC, sec_tag: int, subject: str | None = None, key_usage: str | None = None) -> KeygenResult:
     """Make a key pair in the modem at `sec_tag` (type 2) and return its checked CSR.
 
     Asks AT+CGMR first: firmware older than 1.3.0 is refused before %KEYGEN is sent.

@@ -29,12 +29,15 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
 
 from .credentials import CredType
 from .errors import ValidationError
 from .files import PathLike, atomic_write
 from .protocol import sha256_hex
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,9 +76,9 @@ class KeygenSpec:
     """How a `generate = "keygen"` slot is filled: the CSR's file (`{imei}`, `{sec_tag}` filled in), an optional CA."""
 
     csr: str = DEFAULT_CSR  # a path template, taken from the manifest's folder when it loads
-    ca_cert: Optional[Path] = None
-    ca_key: Optional[Path] = None
-    days: Optional[int] = None  # certificate validity (None: at.ca's default)
+    ca_cert: Path | None = None
+    ca_key: Path | None = None
+    days: int | None = None  # certificate validity (None: at.ca's default)
     cn: str = "uuid"
     ca: Any = field(default=None, repr=False, compare=False)  # the loaded at.ca.CA, checked when the manifest loads
 
@@ -93,14 +96,14 @@ class Entry:
     sec_tag: int
     cred_type: CredType
     kind: str
-    content: Optional[str] = field(default=None, repr=False)  # exactly what will be stored
-    sha256: Optional[str] = None  # of `content`, or the one required
-    path: Optional[Path] = None  # the file the content came from
-    passwd: Optional[str] = field(default=None, repr=False)
-    generator: Optional[str] = None
+    content: str | None = field(default=None, repr=False)  # exactly what will be stored
+    sha256: str | None = None  # of `content`, or the one required
+    path: Path | None = None  # the file the content came from
+    passwd: str | None = field(default=None, repr=False)
+    generator: str | None = None
     psk_bytes: int = DEFAULT_PSK_BYTES
-    line: Optional[int] = None
-    keygen: Optional[KeygenSpec] = None  # generate = "keygen": where the CSR goes, and the CA that signs it
+    line: int | None = None
+    keygen: KeygenSpec | None = None  # generate = "keygen": where the CSR goes, and the CA that signs it
 
     @property
     def slot(self) -> Slot:
@@ -117,11 +120,11 @@ class Manifest:
 
     entries: dict[Slot, Entry] = field(default_factory=dict)
     overrides: dict[str, dict[Slot, Entry]] = field(default_factory=dict)
-    psk_file: Optional[Path] = None
+    psk_file: Path | None = None
     source: dict[str, str] = field(default_factory=dict)
-    path: Optional[Path] = None
+    path: Path | None = None
 
-    def for_imei(self, imei: Optional[str]) -> dict[Slot, Entry]:
+    def for_imei(self, imei: str | None) -> dict[Slot, Entry]:
         """The slots one kit should hold, its overrides applied and templates filled in, in (sec_tag, type) order."""
         merged = dict(self.entries)
         merged.update(self.overrides.get(imei or "", {}))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional
 
 from . import credentials, protocol
 from .credentials import CredType
@@ -31,6 +30,10 @@ from .manifest import (
     fill_template,
 )
 from .tomlpos import Positions
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Loader:
@@ -76,7 +79,7 @@ class _Loader:
                     entries[(tag, kind)] = entry
         return entries
 
-    def sec_tag(self, where: tuple, key: str) -> Optional[int]:
+    def sec_tag(self, where: tuple, key: str) -> int | None:
         if not re.fullmatch(r"[0-9]+", key):
             self.error(where, f"sec_tag {key!r} is not a number: use 0..{credentials.USER_SEC_TAG_MAX}")
             return None
@@ -86,7 +89,7 @@ class _Loader:
             self.error(where, str(exc))
             return None
 
-    def cred_type(self, where: tuple, key: str) -> Optional[CredType]:
+    def cred_type(self, where: tuple, key: str) -> CredType | None:
         if key in TYPE_KEYS:
             return TYPE_KEYS[key]
         if re.fullmatch(r"[0-4]", key):
@@ -94,7 +97,7 @@ class _Loader:
         self.error(where, f"unknown type {key!r}: use {', '.join(TYPE_KEYS)} (or 0-4)")
         return None
 
-    def entry(self, where: tuple, tag: int, kind: CredType, spec: Any) -> Optional[Entry]:
+    def entry(self, where: tuple, tag: int, kind: CredType, spec: Any) -> Entry | None:
         label = f"sec_tag {tag} {KEY_OF_TYPE[kind]}"
         if not isinstance(spec, dict):
             self.error(where, f"{label} must be a table with one of {', '.join(KINDS)}")

@@ -9,14 +9,18 @@ parallel, each with its own result; one kit's failure does not stop the others.
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
 
 from . import ca as ca_module
 from . import credentials
 from .ca import CA
 from .errors import ATError, ATTimeoutError, PortError, ProtocolError, ValidationError, VerificationError
 from .soc import SoC
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 CN_CHOICES = ("uuid", "imei")
 
@@ -26,16 +30,16 @@ class OnboardResult:
     port: str
     sec_tag: int
     ok: bool = False
-    device_uuid: Optional[str] = None
-    common_name: Optional[str] = None
-    certificate_pem: Optional[str] = None
-    csr_pem: Optional[str] = field(default=None, repr=False)  # the CSR the modem made, as signed
-    ca_sha256: Optional[str] = None  # as the modem lists it (None: firmware prints no hashes)
-    cert_sha256: Optional[str] = None
-    key_made: Optional[bool] = False  # %KEYGEN replaced the key at type 2 (None: unknown, no answer came)
+    device_uuid: str | None = None
+    common_name: str | None = None
+    certificate_pem: str | None = None
+    csr_pem: str | None = field(default=None, repr=False)  # the CSR the modem made, as signed
+    ca_sha256: str | None = None  # as the modem lists it (None: firmware prints no hashes)
+    cert_sha256: str | None = None
+    key_made: bool | None = False  # %KEYGEN replaced the key at type 2 (None: unknown, no answer came)
     written: list = field(default_factory=list)  # credential types written and verified so far: the state after a failure
-    error: Optional[str] = None
-    exception: Optional[ATError] = field(default=None, repr=False)
+    error: str | None = None
+    exception: ATError | None = field(default=None, repr=False)
 
     @property
     def verified(self) -> bool:
@@ -57,7 +61,7 @@ def check_cn(cn: str) -> str:
 
 
 def onboard(soc: SoC, sec_tag: int, ca: CA, *, days: int = ca_module.DEFAULT_CERT_DAYS, cn: str = "uuid",
-            result: Optional[OnboardResult] = None) -> OnboardResult:
+            result: OnboardResult | None = None) -> OnboardResult:
     """Onboard the kit behind `soc`; raises an `ATError` at the first failure (CFUN is restored).
 
     Pass `result` to keep what was done before a failure (`written` lists the types written).

@@ -9,10 +9,10 @@ delete, and the modem goes offline once per kit, its mode restored after.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Optional
 
 from . import plan_keygen, pskfile
 from .credentials import NRF_CLOUD_SEC_TAG, READABLE_TYPES, CredType, type_name
@@ -41,10 +41,10 @@ class Step:
     cred_type: CredType
     action: Action
     reason: str
-    current: Optional[str] = None  # SHA-256 on the kit (None: empty, or not reported)
-    wanted: Optional[str] = None  # SHA-256 the manifest asks for (None: generated, or absent)
-    entry: Optional[Entry] = field(default=None, repr=False)
-    warning: Optional[str] = None  # said aloud even when the action goes ahead (nRF Cloud tag)
+    current: str | None = None  # SHA-256 on the kit (None: empty, or not reported)
+    wanted: str | None = None  # SHA-256 the manifest asks for (None: generated, or absent)
+    entry: Entry | None = field(default=None, repr=False)
+    warning: str | None = None  # said aloud even when the action goes ahead (nRF Cloud tag)
 
     @property
     def type_key(self) -> str:
@@ -97,11 +97,11 @@ class Applied:
     """How far apply got on one kit: `done` steps, and where it stopped (`failed`, `error`) if it did."""
 
     port: str
-    imei: Optional[str] = None
+    imei: str | None = None
     done: list[Step] = field(default_factory=list)
-    failed: Optional[Step] = None
-    error: Optional[BaseException] = None
-    restore_error: Optional[BaseException] = None  # CFUN could not be put back
+    failed: Step | None = None
+    error: BaseException | None = None
+    restore_error: BaseException | None = None  # CFUN could not be put back
     files: list[str] = field(default_factory=list)  # written on the host: CSRs (and certificates) of keys made
 
     @property
@@ -131,7 +131,7 @@ class Applied:
 
 # ------------------------------------------------------------ psk_file (issue 13 owns its format)
 
-def _psk_record(path: Path, identity: str, psk: Optional[str] = None) -> Optional[str]:
+def _psk_record(path: Path, identity: str, psk: str | None = None) -> str | None:
     """The one place this module touches the psk_file: read `identity`'s PSK, or record `psk` for it."""
     try:
         if psk is None:
@@ -144,14 +144,14 @@ def _psk_record(path: Path, identity: str, psk: Optional[str] = None) -> Optiona
 
 # ------------------------------------------------------------ plan
 
-def _nrf_cloud(tag: int, action: Action) -> Optional[str]:
+def _nrf_cloud(tag: int, action: Action) -> str | None:
     if tag == NRF_CLOUD_SEC_TAG and action in CHANGES:
         return (f"{action.value} at sec_tag {NRF_CLOUD_SEC_TAG}: nRF Cloud relies on these credentials; "
                 "the kit cannot connect to nRF Cloud until they are restored")
     return None
 
 
-def _diff(entry: Entry, listed: Optional[Credential], read: Callable[[], str], manifest: Manifest,
+def _diff(entry: Entry, listed: Credential | None, read: Callable[[], str], manifest: Manifest,
           slots: dict) -> tuple[Action, str]:
     have = listed is not None
     sha = listed.sha256 if listed else None
@@ -182,7 +182,7 @@ def _diff(entry: Entry, listed: Optional[Credential], read: Callable[[], str], m
     return Action.WARN, "hash not reported by the firmware and the type cannot be read: left as it is"
 
 
-def generated_identity(slots: dict, entry: Entry) -> Optional[str]:
+def generated_identity(slots: dict, entry: Entry) -> str | None:
     """The identity a generated PSK is recorded under: the content of the same sec_tag's identity slot."""
     identity = slots.get((entry.sec_tag, CredType.PSK_IDENTITY))
     return identity.content if identity is not None else None
@@ -236,7 +236,7 @@ def _do(soc: SoC, step: Step, manifest: Manifest, imei: str) -> list[str]:
 
 
 def apply_plan(soc: SoC, plan: Plan, manifest: Manifest,
-               on_step: Optional[Callable[[Step], None]] = None) -> Applied:
+               on_step: Callable[[Step], None] | None = None) -> Applied:
     """Carry out `plan` on the kit it was made for; never raises for the kit's sake, returns how far it got.
 
     Each write is verified by the SHA-256 the modem lists after it. The modem is

@@ -8,13 +8,12 @@ onboarded exactly as `cmng onboard` does it (`at.onboard`), the certificate save
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .credentials import CredType
 from .files import FileError, atomic_write
 from .manifest import Entry, KeygenSpec
 from .protocol import sha256_hex
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
     from .plan import Action
     from .soc import SoC

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
 
 from .errors import ATError, PortError
 from .transport import Transport
@@ -31,7 +31,7 @@ class Kit:
     vid: int
     pid: int
     ports: list = field(default_factory=list)  # device paths, AT port (interface 0) first
-    responding: Optional[bool] = None  # answered AT with OK (None: not probed)
+    responding: bool | None = None  # answered AT with OK (None: not probed)
     note: str = ""
 
     @property
@@ -49,7 +49,7 @@ class Kit:
         return self.vid == JLINK_VID
 
 
-def board_for_serial(serial_number: str) -> tuple[Optional[str], Optional[str]]:
+def board_for_serial(serial_number: str) -> tuple[str | None, str | None]:
     """(kit name, board) for a J-Link serial number such as 000960123456."""
     digits = str(serial_number).zfill(12)
     for prefix, kit, board in _BOARDS:
@@ -58,7 +58,7 @@ def board_for_serial(serial_number: str) -> tuple[Optional[str], Optional[str]]:
     return None, None
 
 
-def _interface(location: Optional[str]) -> Optional[int]:
+def _interface(location: str | None) -> int | None:
     """`3-12.1.3:1.0` -> 0: the USB interface number after the last dot of the config part."""
     if not location or ":" not in location:
         return None
@@ -74,7 +74,7 @@ def _order_key(port: object) -> tuple:
     return (iface if iface is not None else 1 << 16, number, device)
 
 
-def find_kits(comports: Optional[Iterable] = None) -> list[Kit]:
+def find_kits(comports: Iterable | None = None) -> list[Kit]:
     """Attached Nordic kits (J-Link VID 0x1366, Nordic VID 0x1915), grouped by USB serial number."""
     if comports is None:
         from serial.tools import list_ports
@@ -113,7 +113,7 @@ def probe_kits(kits: list[Kit], probe: Callable[[str], tuple[bool, str]] = probe
     return kits
 
 
-def find_kit_for_port(port: str, comports: Optional[Iterable] = None) -> Optional[Kit]:
+def find_kit_for_port(port: str, comports: Iterable | None = None) -> Kit | None:
     """The kit a device path belongs to (None for URLs and unknown ports)."""
     if "://" in port:
         return None
@@ -128,7 +128,7 @@ def _listed(kits: list[Kit]) -> str:
     return ", ".join(f"{k.serial_number} ({k.at_port})" for k in kits)
 
 
-def auto_port(serial_number: Optional[str] = None, comports: Optional[Iterable] = None,
+def auto_port(serial_number: str | None = None, comports: Iterable | None = None,
               probe: Callable[[str], tuple[bool, str]] = probe_port, require_answer: bool = True) -> str:
     """The AT port of the single responding kit (or of the kit named by serial number).
 

@@ -14,13 +14,13 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from .errors import FlashError
 
 # progress(stage, percent or None)
-Progress = Callable[[str, Optional[float]], None]
+Progress = Callable[[str, float | None], None]
 
 # pynrfjprog error codes worth explaining (pynrfjprog.APIError.NrfjprogdllErr)
 _APIERROR_HINTS = {
@@ -69,7 +69,7 @@ def check_hex(path: str) -> Path:
     return hex_path
 
 
-def choose_probe(probes: list[str], serial_number: Optional[str]) -> str:
+def choose_probe(probes: list[str], serial_number: str | None) -> str:
     """The probe to use: the one named, or the only one; several unnamed is an error, never a dialog."""
     if serial_number is not None:
         wanted = str(serial_number).lstrip("0")
@@ -94,7 +94,7 @@ class Programmer:
         raise NotImplementedError
 
     def program(self, hex_path: str, serial_number: str, *, erase_all: bool = False,
-                progress: Optional[Progress] = None) -> None:
+                progress: Progress | None = None) -> None:
         raise NotImplementedError
 
     def reset(self, serial_number: str) -> None:
@@ -135,7 +135,7 @@ class PynrfjprogProgrammer(Programmer):
         return self._hl.DebugProbe(api, int(serial_number), self._hl.CoProcessor.CP_APPLICATION)
 
     def program(self, hex_path: str, serial_number: str, *, erase_all: bool = False,
-                progress: Optional[Progress] = None) -> None:
+                progress: Progress | None = None) -> None:
         hl = self._hl
         options = hl.ProgramOptions(
             erase_action=hl.EraseAction.ERASE_ALL if erase_all else hl.EraseAction.ERASE_SECTOR,
@@ -168,7 +168,7 @@ class PynrfjprogProgrammer(Programmer):
 class NrfutilProgrammer(Programmer):
     name = "nrfutil"
 
-    def __init__(self, executable: Optional[str] = None) -> None:
+    def __init__(self, executable: str | None = None) -> None:
         self.executable = executable or shutil.which("nrfutil")
         if not self.executable:
             raise FlashError("nrfutil is not on PATH: install it from Nordic (nRF Util), then "
@@ -185,7 +185,7 @@ class NrfutilProgrammer(Programmer):
                                  "pip uninstall nrfutil, install nRF Util from Nordic, then 'nrfutil install device'")
             raise FlashError(f"'{self.executable} device' does not work: run 'nrfutil install device'")
 
-    def _exec(self, args: list[str], progress: Optional[Progress] = None) -> list[dict]:
+    def _exec(self, args: list[str], progress: Progress | None = None) -> list[dict]:
         command = [self.executable, "--json", "device", *args]
         try:
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -210,7 +210,7 @@ class NrfutilProgrammer(Programmer):
         return events
 
     @staticmethod
-    def _error_of(events: list[dict]) -> Optional[str]:
+    def _error_of(events: list[dict]) -> str | None:
         for event in events:
             if event.get("type") != "task_end":
                 continue
@@ -232,7 +232,7 @@ class NrfutilProgrammer(Programmer):
                 if (dev.get("traits") or {}).get("jlink") and "serialNumber" in dev]
 
     def program(self, hex_path: str, serial_number: str, *, erase_all: bool = False,
-                progress: Optional[Progress] = None) -> None:
+                progress: Progress | None = None) -> None:
         erase = "ERASE_ALL" if erase_all else "ERASE_RANGES_TOUCHED_BY_FIRMWARE"
         self._exec(["program", "--firmware", os.fspath(hex_path), "--serial-number", str(serial_number),
                     "--options", f"chip_erase_mode={erase},verify=VERIFY_READ,reset=RESET_SYSTEM"], progress)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Optional, Union
 
 # Building, checking and redacting commands live in at.commands; their names stay reachable here.
 from .commands import (  # noqa: F401
@@ -108,12 +107,14 @@ def split_lines(data: bytes) -> list[str]:
 
 # ---------------------------------------------------------------- classifying
 
-_FINAL_ERROR = re.compile(r"^\+(CME|CMS) ERROR: ?(\d+)\s*$")
-_FINAL_ERROR_TEXT = re.compile(r"^\+(CME|CMS) ERROR(:.*)?$", re.S)
+# Patterns are kept as text and compiled by `re` on first use (and cached there): a command that
+# never meets them, as most runs never meet an error, does not pay for compiling them.
+_FINAL_ERROR = r"^\+(CME|CMS) ERROR: ?(\d+)\s*$"
+_FINAL_ERROR_TEXT = r"(?s)^\+(CME|CMS) ERROR(:.*)?$"
 _MAX_CODE_DIGITS = 10  # no real code is longer; a longer number is noise, kept as "no code"
 
 
-def final_result(line: str) -> Optional[tuple[bool, Optional[int]]]:
+def final_result(line: str) -> tuple[bool, int | None] | None:
     """(ok, code) when `line` ends a command's response, else None.
 
     `OK` -> (True, None); `ERROR` -> (False, None); `+CME ERROR: 513` -> (False, 513).
@@ -123,16 +124,18 @@ def final_result(line: str) -> Optional[tuple[bool, Optional[int]]]:
         return True, None
     if text == "ERROR":
         return False, None
-    match = _FINAL_ERROR.match(text)
+    if not text.startswith(("+CME ERROR", "+CMS ERROR")):
+        return None
+    match = re.match(_FINAL_ERROR, text)
     if match:
         digits = match.group(2)
         return False, int(digits) if len(digits) <= _MAX_CODE_DIGITS else None
-    if _FINAL_ERROR_TEXT.match(text):  # a verbose or garbled error is still the end of the answer
+    if re.match(_FINAL_ERROR_TEXT, text):  # a verbose or garbled error is still the end of the answer
         return False, None
     return None
 
 
-def line_prefix(line: str) -> Optional[str]:
+def line_prefix(line: str) -> str | None:
     """`+CFUN: 4` -> `+CFUN`; lines without a `+X:`/`%X:` prefix -> None."""
     match = re.match(r"^([+%][A-Za-z0-9_#]+):", line)
     return match.group(1).upper() if match else None
@@ -155,7 +158,7 @@ def command_prefixes(command: str) -> frozenset[str]:
     return frozenset(prefixes)
 
 
-def is_urc(line: str, pending: Optional[str]) -> bool:
+def is_urc(line: str, pending: str | None) -> bool:
     """Whether `line` is unsolicited, given the command now waiting for its answer.
 
     A prefixed line answers the pending command only if the command carries that
@@ -171,7 +174,7 @@ def is_urc(line: str, pending: Optional[str]) -> bool:
     return prefix not in command_prefixes(pending)
 
 
-def classify(line: str, pending: Optional[str]) -> LineKind:
+def classify(line: str, pending: str | None) -> LineKind:
     """Where a line from the modem belongs while `pending` waits for its answer."""
     result = final_result(line)
     if result is not None:
@@ -218,11 +221,16 @@ def parse_params(text: str) -> list[Param]:
             params.append(raw.strip()[1:-1])
         elif field == "":
             params.append(None)
-        elif re.fullmatch(r"-?\d+", field):
+        elif _is_decimal(field[1:] if field.startswith("-") else field):
             params.append(int(field))
         else:
             params.append(field)
     return params
+
+
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only (str.isdigit alone also takes other scripts' digits)."""
+    return text.isascii() and text.isdigit()
 
 
 def info_params(line: str, prefix: str) -> list[Param]:
@@ -236,7 +244,7 @@ def info_params(line: str, prefix: str) -> list[Param]:
 # ---------------------------------------------------------------- values
 
 
-def sha256_hex(content: Union[str, bytes]) -> str:
+def sha256_hex(content: str | bytes) -> str:
     """The SHA-256 the modem reports for stored content: uppercase hex of the exact bytes."""
     import hashlib  # here, not at the top: it loads OpenSSL, which `cmng imei` or `list` never need
 
@@ -259,4 +267,4 @@ def luhn_check_digit(digits: str) -> int:
 
 def is_valid_imei(text: str) -> bool:
     """15 decimal digits whose last is the Luhn check digit of the first 14."""
-    return bool(re.fullmatch(r"\d{15}", text)) and luhn_check_digit(text[:14]) == int(text[14])
+    return len(text) == 15 and _is_decimal(text) and luhn_check_digit(text[:14]) == int(text[14])

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from . import protocol
 from .credentials import CRED_TYPE_PSK, CRED_TYPE_PSK_IDENTITY, check_sec_tag, prepare_content
@@ -48,12 +48,12 @@ class Provisioned:
 
     port: str
     sec_tag: int
-    imei: Optional[str] = None
-    identity: Optional[str] = None
-    psk: Optional[str] = None
-    error: Optional[BaseException] = None
-    settled: Optional[str] = None
-    warning: Optional[str] = None  # what a failure left behind (a pending line), for the caller to show
+    imei: str | None = None
+    identity: str | None = None
+    psk: str | None = None
+    error: BaseException | None = None
+    settled: str | None = None
+    warning: str | None = None  # what a failure left behind (a pending line), for the caller to show
 
     @property
     def ok(self) -> bool:
@@ -64,7 +64,7 @@ class Provisioned:
         return f"Provisioned(port={self.port!r}, identity={self.identity!r}, {state})"
 
 
-def check_options(sec_tag: int, identity_prefix: str, psk_bytes: int, psk_file: Optional[PathLike] = None) -> None:
+def check_options(sec_tag: int, identity_prefix: str, psk_bytes: int, psk_file: PathLike | None = None) -> None:
     """Refuse what cannot work before any kit is touched; with `psk_file`, check that file too."""
     check_sec_tag(sec_tag, writing=True)
     check_identity_prefix(identity_prefix)
@@ -74,7 +74,7 @@ def check_options(sec_tag: int, identity_prefix: str, psk_bytes: int, psk_file: 
         PskFile(psk_file).check()
 
 
-def kit_holds(soc: SoC, sec_tag: int, identity: str, psk: str) -> Optional[bool]:
+def kit_holds(soc: SoC, sec_tag: int, identity: str, psk: str) -> bool | None:
     """Whether the kit holds `identity` and `psk` at `sec_tag`; None if it cannot tell (all-zero SHA firmware)."""
     try:
         if soc.read_credential(sec_tag, CRED_TYPE_PSK_IDENTITY) != identity:
@@ -92,7 +92,7 @@ def kit_holds(soc: SoC, sec_tag: int, identity: str, psk: str) -> Optional[bool]
 
 
 def settle(soc: SoC, book: PskFile, sec_tag: int, identity: str, *, drop_unknown: bool = True,
-           pending_keys: Optional[dict[str, str]] = None) -> Optional[str]:
+           pending_keys: dict[str, str] | None = None) -> str | None:
     """Finish or undo `identity`'s pending update from what the kit holds; returns "kept", "dropped" or None.
 
     `pending_keys`: `book.pending()` when the caller has read it already (a batch reads it once for all kits).
@@ -112,7 +112,7 @@ def settle(soc: SoC, book: PskFile, sec_tag: int, identity: str, *, drop_unknown
 
 def provision_psk(soc: SoC, *, sec_tag: int = DEFAULT_SEC_TAG, psk_file: PathLike = DEFAULT_PSK_FILE,
                   identity_prefix: str = DEFAULT_IDENTITY_PREFIX, psk_bytes: int = DEFAULT_PSK_BYTES,
-                  on_offline: Optional[Callable[[int], None]] = None, checked: bool = False) -> Provisioned:
+                  on_offline: Callable[[int], None] | None = None, checked: bool = False) -> Provisioned:
     """Give the kit on `soc` a new PSK and identity `<prefix><IMEI>` and record them in `psk_file`.
 
     The modem is taken offline for the writes if it is active, and put back after. `checked=True`
@@ -140,7 +140,7 @@ def provision_psk(soc: SoC, *, sec_tag: int = DEFAULT_SEC_TAG, psk_file: PathLik
 
 
 def _identify(soc: SoC, book: PskFile, sec_tag: int, identity_prefix: str,
-              pending_keys: Optional[dict[str, str]] = None) -> Provisioned:
+              pending_keys: dict[str, str] | None = None) -> Provisioned:
     """The kit's IMEI and identity; an earlier run's pending update for it settled first."""
     result = Provisioned(port=soc.port, sec_tag=sec_tag)
     result.imei = soc.get_imei()
@@ -151,7 +151,7 @@ def _identify(soc: SoC, book: PskFile, sec_tag: int, identity_prefix: str,
     return result
 
 
-def _write(soc: SoC, sec_tag: int, identity: str, psk: str, on_offline: Optional[Callable[[int], None]]) -> None:
+def _write(soc: SoC, sec_tag: int, identity: str, psk: str, on_offline: Callable[[int], None] | None) -> None:
     with soc.offline() as before:
         if on_offline and before not in CFUN_INACTIVE_MODES:
             on_offline(before)
@@ -159,7 +159,7 @@ def _write(soc: SoC, sec_tag: int, identity: str, psk: str, on_offline: Optional
         soc.write_credential(sec_tag, CRED_TYPE_PSK, psk)
 
 
-def _holds_after_failure(soc: SoC, sec_tag: int, identity: str, psk: str, exc: ATError) -> Optional[bool]:
+def _holds_after_failure(soc: SoC, sec_tag: int, identity: str, psk: str, exc: ATError) -> bool | None:
     """After a failed write: does the kit hold the new key? None: the pending line waits for the next run.
 
     The modem refused or answered oddly: ask it what it holds. After a lost link or a
@@ -183,8 +183,8 @@ def _unrecorded(exc: FileError) -> FileError:
 
 def provision_ports(ports: list[str], *, open_soc: Callable[[str], SoC], sec_tag: int = DEFAULT_SEC_TAG,
                     psk_file: PathLike = DEFAULT_PSK_FILE, identity_prefix: str = DEFAULT_IDENTITY_PREFIX,
-                    psk_bytes: int = DEFAULT_PSK_BYTES, on_offline: Optional[Callable[[str, int], None]] = None,
-                    on_done: Optional[Callable[[Provisioned], None]] = None, checked: bool = False
+                    psk_bytes: int = DEFAULT_PSK_BYTES, on_offline: Callable[[str, int], None] | None = None,
+                    on_done: Callable[[Provisioned], None] | None = None, checked: bool = False
                     ) -> list[Provisioned]:
     """Provision several kits at once; each gets its own result, one failure stops none of the others.
 
@@ -201,7 +201,7 @@ def provision_ports(ports: list[str], *, open_soc: Callable[[str], SoC], sec_tag
     results = [Provisioned(port=port, sec_tag=sec_tag) for port in ports]
     socs: dict[int, SoC] = {}
     keys: dict[int, str] = {}
-    holds: dict[int, Optional[bool]] = {}
+    holds: dict[int, bool | None] = {}
     owner: dict[str, str] = {}  # identity -> port, so two ports that are one kit cannot share a pending line
     pending_keys = book.pending()  # what earlier runs left unsettled, read once for the batch
 
@@ -267,8 +267,8 @@ def provision_ports(ports: list[str], *, open_soc: Callable[[str], SoC], sec_tag
 
 
 def _each(results: list[Provisioned], indexes: list[int], job: Callable[[int], None], *,
-          on_error: Optional[Callable[[int], None]] = None,
-          on_done: Optional[Callable[[Provisioned], None]] = None) -> list[int]:
+          on_error: Callable[[int], None] | None = None,
+          on_done: Callable[[Provisioned], None] | None = None) -> list[int]:
     """`job(index)` for every index, all at once (a thread each: kits are independent); the indexes that
     succeeded. A failure is kept in its kit's result and stops none of the others."""
     def one(index: int) -> None:

@@ -19,7 +19,6 @@ cmng's own marker is a comment line `#cmng-pending <identity>:<key>` (see pskfil
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from .errors import ValidationError
 from .files import FileError, PathLike
@@ -32,7 +31,7 @@ MAX_IDENTITY = 128  # OpenSSL 1.1's PSK_MAX_IDENTITY_LEN (3.x takes 256)
 IMEI_DIGITS = 15
 
 
-def _identity_problem(text: str, length: int) -> Optional[str]:
+def _identity_problem(text: str, length: int) -> str | None:
     if text.startswith("#"):
         return "Mosquitto reads a line that starts with '#' as a comment"
     for index, char in enumerate(text):
@@ -46,7 +45,7 @@ def _identity_problem(text: str, length: int) -> Optional[str]:
     return None
 
 
-def _refuse(what: str, problem: Optional[str]) -> None:
+def _refuse(what: str, problem: str | None) -> None:
     if problem:
         raise ValidationError(f"{what} cannot go in a Mosquitto psk_file: {problem}; use printable ASCII without "
                               "spaces, ':' or '\"', not starting with '#'")
@@ -70,8 +69,8 @@ class Line:
 
     raw: bytes
     number: int
-    identity: Optional[str] = None  # an entry: identity and key as the broker reads them
-    key: Optional[str] = None
+    identity: str | None = None  # an entry: identity and key as the broker reads them
+    key: str | None = None
     pending: bool = False  # cmng's marker (a comment to the broker); identity/key are the pending ones
 
     @property
@@ -104,7 +103,7 @@ def _reader_lines(data: bytes) -> list[tuple[bytes, bool]]:
     return lines
 
 
-def _fields(raw: bytes) -> Optional[tuple[bytes, bytes]]:
+def _fields(raw: bytes) -> tuple[bytes, bytes] | None:
     if raw.startswith(b"#") or b":" not in raw:
         return None
     fields = [f for f in raw.split(b":") if f]

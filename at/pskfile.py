@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from .files import FileError, PathLike, atomic_write, locked, probe_replace, real_path, remove_stale_temps
 from .psk_format import (  # noqa: F401  (check_identity*, parse, view: re-exported for callers of pskfile)
@@ -28,7 +28,7 @@ BROKER_GROUP = "mosquitto"
 LOCK_TIMEOUT = 60.0
 
 
-def new_file_mode(folder: Path) -> tuple[int, Optional[int]]:
+def new_file_mode(folder: Path) -> tuple[int, int | None]:
     """(mode, group) for a new psk_file: 0640 and the folder's group if that is the broker's, else 0600."""
     try:
         import grp
@@ -68,7 +68,7 @@ class PskFile:
         shown = f"{self.path} (-> {target})" if os.path.islink(self.path) else str(self.path)
         try:
             folder = os.stat(target.parent)
-            here: Optional[os.stat_result] = os.stat(target)
+            here: os.stat_result | None = os.stat(target)
         except FileNotFoundError:
             if not os.path.lexists(target.parent):
                 raise FileError(f"the folder of psk_file {shown} does not exist: create it or choose another "
@@ -135,7 +135,7 @@ class PskFile:
         """Make `psk` the entry of `identity` (in place of its first entry, dropping duplicates and the marker)."""
         self.settle_all(keep={identity: psk})
 
-    def abort(self, identity: str, psk: Optional[str] = None) -> None:
+    def abort(self, identity: str, psk: str | None = None) -> None:
         """Drop the pending marker of `identity` (only if it still holds `psk`, when given)."""
         self.settle_all(drop={identity: psk})
 
@@ -152,7 +152,7 @@ class PskFile:
         if keys:
             self._update(change)
 
-    def settle_all(self, keep: Optional[dict[str, str]] = None, drop: Optional[dict[str, Optional[str]]] = None
+    def settle_all(self, keep: dict[str, str] | None = None, drop: dict[str, str | None] | None = None
                    ) -> None:
         """In one rewrite: `commit` every identity -> key of `keep`, `abort` every identity -> key of `drop`."""
         keep, drop = keep or {}, drop or {}

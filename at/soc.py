@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import TYPE_CHECKING, Iterator, Optional, Union
+from collections.abc import Iterator
 
 from . import cmng, credentials, protocol
 from .cmng import Credential
@@ -17,6 +17,7 @@ from .errors import ATError, CMEError, CommandError, Interrupted, ProtocolError,
 from .lazylog import getLogger
 from .link import Response, Trace, open_link, stored
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
     from .attest import Attestation
     from .keygen import KeygenResult
@@ -45,13 +46,13 @@ class SoC:
     """
 
     def __init__(self, port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = DEFAULT_TIMEOUT,
-                 trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True) -> None:
+                 trace: Trace | None = None, redact: bool = True, exclusive: bool = True) -> None:
         self.port = port
         self._link = open_link(port, mode=mode, baudrate=baudrate, timeout=timeout, trace=trace,
                                redact=redact, exclusive=exclusive)
         self.mode: str = self._link.mode
-        self.stored_note: Optional[str] = None  # set by a write whose stored text differs from the content
-        self._cmee_before: Optional[int] = None
+        self.stored_note: str | None = None  # set by a write whose stored text differs from the content
+        self._cmee_before: int | None = None
         try:
             self._enable_error_codes()
         except BaseException:
@@ -99,11 +100,11 @@ class SoC:
     def clear_urcs(self) -> None:
         self._link.urcs.clear()
 
-    def response(self, text: str, *, timeout: Optional[float] = None) -> Response:
+    def response(self, text: str, *, timeout: float | None = None) -> Response:
         """Send any AT command and return its `Response` without raising on ERROR."""
         return self._link.command(text.strip(), timeout=timeout)
 
-    def command(self, text: str, *, timeout: Optional[float] = None) -> list[str]:
+    def command(self, text: str, *, timeout: float | None = None) -> list[str]:
         """Send any AT command; return its information lines, or raise `CMEError`/`CommandError`."""
         return self.check(self.response(text, timeout=timeout))
 
@@ -119,7 +120,7 @@ class SoC:
     query_modem = command
 
     @staticmethod
-    def _expect_line(lines: list[str], prefix: Optional[str], command: str) -> str:
+    def _expect_line(lines: list[str], prefix: str | None, command: str) -> str:
         for line in lines:
             if prefix is None or line.upper().startswith(prefix + ":"):
                 return line
@@ -220,8 +221,8 @@ class SoC:
 
     # ------------------------------------------------------------ credentials
 
-    def list_credentials(self, sec_tag: Optional[int] = None,
-                         cred_type: Optional[int] = None) -> list[Credential]:
+    def list_credentials(self, sec_tag: int | None = None,
+                         cred_type: int | None = None) -> list[Credential]:
         """Credentials stored, optionally filtered by sec_tag and/or type. See `at.cmng`."""
         return cmng.list_credentials(self, sec_tag, cred_type)
 
@@ -229,8 +230,8 @@ class SoC:
         """The content exactly as stored (PEM newlines included). Types 0 and 4 only."""
         return cmng.read_credential(self, sec_tag, cred_type)
 
-    def write_credential(self, sec_tag: int, cred_type: int, content: Union[str, bytes, credentials.Prepared],
-                         passwd: Optional[str] = None, verify: bool = True) -> Credential:
+    def write_credential(self, sec_tag: int, cred_type: int, content: str | bytes | credentials.Prepared,
+                         passwd: str | None = None, verify: bool = True) -> Credential:
         """Validate, write, and (by default) verify by SHA-256 from the list output.
 
         `content` is text or bytes, validated here, or a `credentials.Prepared` from
@@ -251,7 +252,7 @@ class SoC:
 
     # ------------------------------------------------------------ keys born in the modem
 
-    def keygen(self, sec_tag: int, subject: Optional[str] = None, key_usage: Optional[str] = None) -> KeygenResult:
+    def keygen(self, sec_tag: int, subject: str | None = None, key_usage: str | None = None) -> KeygenResult:
         """%KEYGEN at `sec_tag` (type 2), offline, CFUN restored; the checked CSR. See `at.keygen`."""
         from . import keygen
 

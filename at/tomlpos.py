@@ -9,7 +9,7 @@ enclosing table, which is still the right place to look.
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 _BARE = r"[A-Za-z0-9_-]+"
 _KEY = rf'(?:{_BARE}|"[^"\n]*"|\'[^\'\n]*\')'
@@ -30,7 +30,7 @@ class Positions:
     def __init__(self, text: str) -> None:
         self.lines: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
-        closing: Optional[str] = None  # the delimiter of an open multi-line string
+        closing: str | None = None  # the delimiter of an open multi-line string
         for number, line in enumerate(text.splitlines(), start=1):
             if closing is not None:
                 if closing in line:
@@ -59,7 +59,7 @@ class Positions:
         for end in range(1, len(path) + 1):
             self.lines.setdefault(path[:end], number)
 
-    def line(self, path: Sequence[str]) -> Optional[int]:
+    def line(self, path: Sequence[str]) -> int | None:
         """The line of `path`, else of its nearest recorded ancestor; None for the top level."""
         path = tuple(str(p) for p in path)
         while path:

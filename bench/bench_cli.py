@@ -37,8 +37,8 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 BIN = Path(sys.executable).parent
 TAG = 77
@@ -68,7 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.test_pty import NRFCREDSTORE  # noqa: E402
 
 
-def median_ms(run: Callable[[], None], rounds: int, setup: Optional[Callable[[], None]] = None) -> float:
+def median_ms(run: Callable[[], None], rounds: int, setup: Callable[[], None] | None = None) -> float:
     samples = []
     for _ in range(rounds):
         if setup:
@@ -79,7 +79,7 @@ def median_ms(run: Callable[[], None], rounds: int, setup: Optional[Callable[[],
     return statistics.median(samples) * 1000
 
 
-def interleaved_ms(runs: list[Callable[[], None]], rounds: int, setup: Optional[Callable[[], None]] = None
+def interleaved_ms(runs: list[Callable[[], None]], rounds: int, setup: Callable[[], None] | None = None
                    ) -> list[float]:
     """Median ms of each of `runs`, taken in turns within each round, so that a load that comes and
     goes on the machine weighs on all of them alike (their ratios are what the table is for)."""

@@ -8,7 +8,6 @@ import json
 import random
 import threading
 from pathlib import Path
-from typing import Optional
 
 BOARDS = {"nrf9160dk": "nRF9160 DK", "nrf9161dk": "nRF9161 DK", "thingy91": "Thingy:91"}
 
@@ -101,7 +100,7 @@ class HexServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
-    def serve(self, images: Images, mode: str = "file", boards: Optional[list[str]] = None,
+    def serve(self, images: Images, mode: str = "file", boards: list[str] | None = None,
               prefix: str = "") -> None:
         for board in boards or list(images.content):
             self.routes[f"{prefix}/{hex_file(board)}"] = (mode, images.content[board])

@@ -29,10 +29,8 @@ The contract a new command follows (nothing else needs to change but one table r
 """
 from __future__ import annotations
 
-from typing import Optional
 
-
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run cmng; returns the exit code (the console script and `python -m at` call this)."""
     from .app import main as _main
 

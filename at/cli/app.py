@@ -6,7 +6,6 @@ import importlib
 import os
 import sys
 from types import ModuleType
-from typing import Optional
 
 from .. import __version__
 from ..errors import ATError
@@ -33,7 +32,7 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
     """
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: Optional[int] = None) -> None:
+                 width: int | None = None) -> None:
         if width is None:
             width = _columns() - 2  # as argparse does
         super().__init__(prog, indent_increment, max_help_position, width)
@@ -67,7 +66,7 @@ def load(name: str) -> ModuleType:
     return importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
 
 
-def build_parser(selected: Optional[str] = None) -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     """The cmng parser; only the `selected` command's module is imported and given its options.
 
     With a command selected, the other commands get no sub-parser: only `cmng --help` lists them.
@@ -114,7 +113,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run cmng with `argv` (default: sys.argv[1:]) and return its exit code; never raises."""
     argv = legacy.reorder(list(sys.argv[1:] if argv is None else argv), COMMANDS)
     console = Console(json_mode="--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Optional
 
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
     from ..firmware import Image, Manifest
 
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_json_arg(fetch)
 
 
-def how_to_get(board: Optional[str]) -> str:
+def how_to_get(board: str | None) -> str:
     """The command-line words for getting an at_client when -x has none (the library's error says why)."""
     from ..firmware import UNPUBLISHED
 

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from . import options
 from .cmd_ca import add_passphrase_args, passphrase
 from .context import Context
 from .exitcodes import EXIT_OK, EXIT_SOME_KITS, exit_code_for
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
     from ..ca import CA
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 import os
 import sys
 from _thread import RLock  # threading's own RLock, without importing all of `threading`
-from typing import Any, Optional, TextIO
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
 
 
 def silence(stream: TextIO) -> None:
@@ -44,7 +48,7 @@ class Console:
         self.printed = False  # a result (or failure) document has gone out
         self.partial: dict = {}  # fields a failure document should carry (e.g. a query's response)
         self._bar: Any = None
-        self._bar_stage: Optional[str] = None
+        self._bar_stage: str | None = None
         self._lock = RLock()  # fleet threads report progress and notes concurrently
 
     # messages -----------------------------------------------------------------
@@ -70,14 +74,14 @@ class Console:
         """Progress is drawn only for a person: stderr a terminal and not --json."""
         return not self.json_mode and sys.stderr.isatty()
 
-    def progress(self, stage: str, percent: Optional[float]) -> None:
+    def progress(self, stage: str, percent: float | None) -> None:
         """Report a long wait; tqdm is imported only when a bar is actually drawn."""
         if not self.interactive:
             return
         with self._lock:
             self._draw(stage, percent)
 
-    def _draw(self, stage: str, percent: Optional[float]) -> None:
+    def _draw(self, stage: str, percent: float | None) -> None:
         if stage == "done":
             self._close_bar()
             return
@@ -99,7 +103,7 @@ class Console:
                 self._bar, self._bar_stage = None, None
 
     # results --------------------------------------------------------------------
-    def result(self, document: dict, text: Optional[str]) -> None:
+    def result(self, document: dict, text: str | None) -> None:
         """The command's outcome: `document` in --json mode, else `text` (if any)."""
         self._close_bar()
         if document.get("port") in self.modes:

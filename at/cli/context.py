@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Callable, TypeVar
+from collections.abc import Callable
 
 from ..errors import ValidationError
 from .console import Console
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
+    from typing import TypeVar
+
     from ..soc import SoC
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 
 class Context:

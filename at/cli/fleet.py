@@ -2,33 +2,35 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Optional, TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass
-class Outcome(Generic[T]):
+class Outcome:
     port: str
-    value: Optional[T] = None
-    error: Optional[BaseException] = None
+    value: Any = None  # what the job returned
+    error: BaseException | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
-def run_each(ports: list[str], job: Callable[[str], T], on_done: Callable[[Outcome], Any] | None = None
-             ) -> list[Outcome[T]]:
+def run_each(ports: list[str], job: Callable[[str], Any], on_done: Callable[[Outcome], Any] | None = None
+             ) -> list[Outcome]:
     """`job(port)` for every port, each in its own thread (no cap: kits are independent); results in port order.
 
     A KeyboardInterrupt in the main thread propagates; the threads are daemons and the
     jobs below (SoC.offline) put each kit back as far as they get.
     """
-    outcomes = [Outcome[T](port) for port in ports]
+    outcomes = [Outcome(port) for port in ports]
 
-    def one(outcome: Outcome[T]) -> None:
+    def one(outcome: Outcome) -> None:
         try:
             outcome.value = job(outcome.port)
         except Exception as exc:  # reported per kit, never raised past the others

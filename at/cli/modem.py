@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..credentials import NRF_CLOUD_SEC_TAG
 from ..soc import CFUN_INACTIVE_MODES, CFUN_MODE_POWER_OFF, SoC

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
 
 from ..errors import ValidationError
 from ..manifest import Manifest, ManifestError, load
@@ -61,7 +60,7 @@ def check_can_ask(args: argparse.Namespace) -> None:
 
 
 def plan_all(ports: list[str], manifest: Manifest, ctx: Context,
-             keep: Optional[dict[str, SoC]] = None) -> list[Outcome[Plan]]:
+             keep: dict[str, SoC] | None = None) -> list[Outcome[Plan]]:
     """Plan every kit in parallel. With `keep`, each kit's port stays open there for the apply that follows,
     so the kit that is applied is the kit that was planned, and no other program can take the port between."""
     def job(port: str) -> Plan:
@@ -101,7 +100,7 @@ def plan_doc(outcome: Outcome[Plan]) -> dict:
     return {"port": outcome.port, "ok": False, "error": str(outcome.error), "exit_code": exit_code_for(outcome.error)}  # type: ignore[arg-type]
 
 
-def failed_code(failures: list[Outcome], total: int) -> Optional[int]:
+def failed_code(failures: list[Outcome], total: int) -> int | None:
     if not failures:
         return None
     return exit_code_for(failures[0].error) if total == 1 else EXIT_SOME_KITS  # type: ignore[arg-type]

@@ -8,19 +8,29 @@ the interface every link keeps: `port`, `timeout`, `urcs`, `mode`,
 """
 from __future__ import annotations
 
-from typing import Optional, Union
-
 from .at_host import AtHostLink, Response, Trace
 from .serial_port import SerialPort, open_serial
-from .shell import ShellLink
 
 __all__ = ["open_link", "AtHostLink", "ShellLink", "Response", "Trace", "SerialPort", "open_serial"]
 
-Link = Union[AtHostLink, ShellLink]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from .shell import ShellLink
+
+    Link = AtHostLink | ShellLink
+
+
+def __getattr__(name: str) -> object:
+    """`ShellLink` on first use: a kit running at_client never needs the shell's modules."""
+    if name == "ShellLink":
+        from .shell import ShellLink
+
+        return ShellLink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_link(port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = 10.0,
-              trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True, sync: bool = True) -> Link:
+              trace: Trace | None = None, redact: bool = True, exclusive: bool = True, sync: bool = True) -> Link:
     """Open `port` and return a link in step with the modem (recovering a wedged at_host).
 
     `mode` is "at" (at_client), "shell" (an application's Zephyr shell with `at`) or

@@ -10,7 +10,6 @@ quote, which the at_host link recovers from in `open_sync`).
 from __future__ import annotations
 
 import time
-from typing import Optional, Union
 
 import serial
 
@@ -19,7 +18,6 @@ from ..errors import PortError, ProtocolError, ValidationError
 from . import shell_text
 from .at_host import AtHostLink, Trace
 from .serial_port import SerialPort
-from .shell import ShellLink
 
 MODES = ("auto", "at", "shell")
 PROBE = b"AT\r\n"
@@ -27,7 +25,11 @@ PROBE_SECONDS = 0.25  # silence this long: at_client (it answers AT in milliseco
 ANSWER_SECONDS = 0.5  # once bytes came: time allowed for a result line or a shell's prompt
 SHELL_SECONDS = 2.0  # once a shell showed itself: time allowed for its prompt
 
-Link = Union[AtHostLink, ShellLink]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from .shell import ShellLink
+
+    Link = AtHostLink | ShellLink
 
 
 def check_mode(mode: str) -> str:
@@ -36,7 +38,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, Optional[str]]:
+def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, str | None]:
     """Send `AT` and tell from the answer: ("at", None) or ("shell", prompt or None)."""
     try:
         link.write(PROBE)
@@ -79,12 +81,14 @@ def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, Optional[str]]:
 
 
 def open_detected(port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = 10.0,
-                  trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True,
+                  trace: Trace | None = None, redact: bool = True, exclusive: bool = True,
                   sync: bool = True) -> Link:
     """`at.link.open_link`: the link for `mode` (in "auto" mode, the one that fits), in step with the modem."""
     check_mode(mode)
     options = dict(baudrate=baudrate, timeout=timeout, trace=trace, redact=redact, exclusive=exclusive)
     if mode == "shell":
+        from .shell import ShellLink  # here: an at_client kit never needs the shell's modules
+
         return _shell_in_step(ShellLink(port, **options))
     serial_port = SerialPort(port, baudrate, exclusive)
     opened = time.monotonic()
@@ -94,6 +98,8 @@ def open_detected(port: str, *, mode: str = "auto", baudrate: int = 115200, time
         serial_port.close()
         raise
     if found == "shell":
+        from .shell import ShellLink
+
         return _shell_in_step(ShellLink(port, serial_port=serial_port, prompt=prompt, **options))
     link = AtHostLink(port, serial_port=serial_port, **options)
     link.mode = "at"  # type: ignore[attr-defined]

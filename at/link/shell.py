@@ -9,8 +9,8 @@ reported as one error naming the Kconfig option to raise.
 """
 from __future__ import annotations
 
+import re
 import time
-from typing import Optional
 
 from .. import protocol
 from ..errors import ATError, ATTimeoutError, ProtocolError, ValidationError
@@ -45,13 +45,13 @@ class ShellLink(PortLink):
     mode = "shell"
 
     def __init__(self, port: str, *, baudrate: int = 115200, timeout: float = 10.0,
-                 trace: Optional[Trace] = None, redact: bool = True, exclusive: bool = True,
-                 serial_port: Optional[SerialPort] = None, prompt: Optional[str] = None) -> None:
+                 trace: Trace | None = None, redact: bool = True, exclusive: bool = True,
+                 serial_port: SerialPort | None = None, prompt: str | None = None) -> None:
         self.port = port
         self.baudrate = baudrate
         self.timeout = timeout
         self.urcs: list[str] = []
-        self.line_limit: Optional[int] = None  # bytes the shell keeps of a line, once a cut was seen
+        self.line_limit: int | None = None  # bytes the shell keeps of a line, once a cut was seen
         self._trace = trace
         self._redact = redact
         self._reader = ShellReader(prompt)
@@ -67,7 +67,7 @@ class ShellLink(PortLink):
             raise
 
     @property
-    def prompt(self) -> Optional[str]:
+    def prompt(self) -> str | None:
         return self._reader.prompt
 
     # ------------------------------------------------------------ I/O
@@ -90,7 +90,7 @@ class ShellLink(PortLink):
     def _take_lines(self) -> None:
         """Trace log lines and set URCs aside; the echo is never traced (it may hold a key)."""
         for line in self._reader.lines:
-            if shell_text.LOG_LINE.search(line):
+            if re.search(shell_text.LOG_LINE, line):
                 self._trace_line("<", line)
             elif protocol.is_urc(line, None):
                 self._trace_line("<", line)
@@ -146,7 +146,7 @@ class ShellLink(PortLink):
                 self._read_wait()
         self._reader.keep_all = False
         self._reader.lines = [line for line in self._reader.lines if line[:1] in ("+", "%") or
-                              shell_text.LOG_LINE.search(line)]
+                              re.search(shell_text.LOG_LINE, line)]
         self._take_lines()
         self._dirty = False
 
@@ -165,7 +165,7 @@ class ShellLink(PortLink):
         if self.line_limit is not None and size > self.line_limit:
             raise ValidationError(shell_text.buffer_message(size, self.line_limit))
 
-    def command(self, text: str, *, timeout: Optional[float] = None) -> Response:
+    def command(self, text: str, *, timeout: float | None = None) -> Response:
         """Send one AT command through `at` and wait for its output and the next prompt."""
         self.check_command(text)
         line = shell_text.shell_line(text)
@@ -200,7 +200,7 @@ class ShellLink(PortLink):
         output = self._reader.output()
         cut_at = self._reader.cut_at
         lines = [line for line in protocol.split_lines(output.encode("utf-8") + b"\n")
-                 if not shell_text.LOG_LINE.match(line)]
+                 if not re.match(shell_text.LOG_LINE, line)]
         self._reader.begin("")  # nothing pending: what comes next is between commands
         for line in lines:
             self._trace_line("<", line)
@@ -235,7 +235,7 @@ class ShellLink(PortLink):
         return shell_text.stored_by_shell(content)
 
     @staticmethod
-    def explain_stored(sec_tag: int, cred_type: int, content: str, sha256: str) -> Optional[str]:
+    def explain_stored(sec_tag: int, cred_type: int, content: str, sha256: str) -> str | None:
         """Why the listed hash differs from what this link meant to store, when the reason is known."""
         if "\n" in content and sha256 == protocol.sha256_hex(shell_text.stored_without_unescape(content)):
             return (f"sec_tag {sec_tag} type {cred_type} now holds the text with a literal '\\n' for every line "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Optional
 
 from .. import protocol
 from ..errors import ATError, ProtocolError, ValidationError
@@ -19,20 +18,21 @@ KNOWN_PROMPTS = ("uart:~$ ", "mosh:~$ ")
 CREDENTIALS_CMD = "AT%CMNG=0"  # the only command CONFIG_AT_SHELL_UNESCAPE_LF rewrites
 CLEAR_LINE = b"\x15"  # Ctrl-U: empties a half-typed line (and prints nothing without VT100)
 
-_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_78])")
-_ANSI_PARTIAL = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*)?$")
+# Patterns as text, compiled by `re` on first use: an at_client kit probed in auto mode never needs most.
+_ANSI = r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_78])"
+_ANSI_PARTIAL = r"\x1b(?:\[[0-9;?]*[ -/]*)?$"
 # Zephyr's log_output: `[00:00:05.123,456] <inf> module: text`, the timestamp optional
-LOG_LINE = re.compile(r"(?:\[[0-9:.,]{6,}\] )?<(?:err|wrn|inf|dbg)> [A-Za-z0-9_.\-]+: ")
-_PROMPT_LIKE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,38}[$#>%] $")
+LOG_LINE = r"(?:\[[0-9:.,]{6,}\] )?<(?:err|wrn|inf|dbg)> [A-Za-z0-9_.\-]+: "
+_PROMPT_LIKE = r"^[\x21-\x7e][\x20-\x7e]{0,38}[$#>%] $"
 
 
 def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
+    return re.sub(_ANSI, "", text) if "\x1b" in text else text
 
 
 def looks_like_prompt(text: str) -> bool:
     """A partial line that a shell prints as its prompt (`uart:~$ `, `mosh:~$ `, `app> `)."""
-    return text in KNOWN_PROMPTS or bool(_PROMPT_LIKE.match(text))
+    return text in KNOWN_PROMPTS or bool(re.match(_PROMPT_LIKE, text))
 
 
 # ---------------------------------------------------------------- sending
@@ -90,17 +90,17 @@ class ShellReader:
     bytes the shell kept if its echo stopped before the end of the line.
     """
 
-    def __init__(self, prompt: Optional[str] = None, keep_all: bool = False) -> None:
+    def __init__(self, prompt: str | None = None, keep_all: bool = False) -> None:
         self.prompt = prompt
         self.keep_all = keep_all  # keep every line outside a command (for probing), not only URCs
         self.partial = ""  # the unterminated last line (ANSI stripped)
         self.lines: list[str] = []  # log lines and URCs seen outside a command's output, for the caller
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._held = ""  # a trailing CR or a partial escape sequence, kept until more arrives
-        self._expect: Optional[str] = None
-        self._echo: Optional[str] = None
-        self._output: Optional[list[str]] = None
-        self.cut_at: Optional[int] = None
+        self._expect: str | None = None
+        self._echo: str | None = None
+        self._output: list[str] | None = None
+        self.cut_at: int | None = None
 
     def begin(self, line: str) -> None:
         self._expect = line
@@ -122,7 +122,7 @@ class ShellReader:
 
     def feed(self, data: bytes) -> None:
         text = self._held + self._decoder.decode(data)
-        partial_escape = _ANSI_PARTIAL.search(text)
+        partial_escape = re.search(_ANSI_PARTIAL, text)
         cut = partial_escape.start() if partial_escape else len(text)
         if cut == len(text) and text.endswith("\r"):
             cut -= 1
@@ -139,7 +139,7 @@ class ShellReader:
                 self._expect is not None and self._expect.startswith(line[len(prompt):]):
             self._output, self.cut_at = None, None  # not a cut: an unknown line broke the echo, now printed again
         if self._expect is None or self._output is not None:
-            if LOG_LINE.search(line) and (line.startswith(prompt) or LOG_LINE.match(line)):
+            if re.search(LOG_LINE, line) and (line.startswith(prompt) or re.match(LOG_LINE, line)):
                 self.lines.append(line[len(prompt):] if line.startswith(prompt) else line)
             elif self._output is not None:
                 self._output.append(line)
@@ -147,7 +147,7 @@ class ShellReader:
                 self.lines.append(line)  # a URC printed by `at events_enable`
             return  # anything else is the rest of an old line (perhaps an echo): never kept
         line = line.rstrip("\r").rsplit("\r", 1)[-1]  # what the terminal shows after a bare CR
-        log = LOG_LINE.search(line)
+        log = re.search(LOG_LINE, line)
         if log:  # a log line erased and replaced the echo: prompt and echo are printed again
             self.lines.append(line[log.start():])
             self._echo = None
@@ -172,7 +172,7 @@ def brief(command: str) -> str:
     return protocol.redact(command).split("\n", 1)[0][:40]
 
 
-def buffer_message(size: int, kept: Optional[int]) -> str:
+def buffer_message(size: int, kept: int | None) -> str:
     """The one line for a shell line that did not fit CONFIG_SHELL_CMD_BUFF_SIZE."""
     held = (f"the shell keeps only {kept} (CONFIG_SHELL_CMD_BUFF_SIZE={kept + 1})" if kept is not None
             else "the shell cut it (its quote was never closed)")
@@ -180,7 +180,7 @@ def buffer_message(size: int, kept: Optional[int]) -> str:
             f"firmware with a CONFIG_SHELL_CMD_BUFF_SIZE of at least {size + 1}, or use at_client")
 
 
-def shell_failure(line: str, command: str, size: int, port: str) -> Optional[ATError]:
+def shell_failure(line: str, command: str, size: int, port: str) -> ATError | None:
     """The error for a line that the shell or at_shell printed instead of the modem's answer."""
     short = brief(command)
     if line.startswith("Sending AT command failed with error code"):

@@ -7,8 +7,6 @@ same over either link; a link opts in by defining `stored_form` / `explain_store
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from .. import protocol
 
 
@@ -22,7 +20,7 @@ def stored_form(link: object, text: str) -> str:
     return getattr(link, "stored_form", str)(text)
 
 
-def stored_note(link: object, sec_tag: int, cred_type: int, text: str) -> Optional[str]:
+def stored_note(link: object, sec_tag: int, cred_type: int, text: str) -> str | None:
     """One line for the user when what is stored differs from the content given."""
     if stored_form(link, text) == text:
         return None
@@ -30,7 +28,7 @@ def stored_note(link: object, sec_tag: int, cred_type: int, text: str) -> Option
             "CONFIG_AT_SHELL_UNESCAPE_LF turns each line break into CR LF); its SHA-256 is that of the CRLF text")
 
 
-def explain_mismatch(link: object, sec_tag: int, cred_type: int, text: str, sha256: str) -> Optional[str]:
+def explain_mismatch(link: object, sec_tag: int, cred_type: int, text: str, sha256: str) -> str | None:
     """Why the listed hash differs from the expected one, when the link knows (else None)."""
     explain = getattr(link, "explain_stored", None)
     return explain(sec_tag, cred_type, text, sha256) if explain else None

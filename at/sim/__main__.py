@@ -8,7 +8,6 @@ import argparse
 import os
 import signal
 import sys
-from typing import Optional
 
 from .device import check_name, make_front_end, make_modem
 from .options import OPTIONS, parse_options
@@ -32,7 +31,7 @@ def _fail(message: str) -> int:
     return 2
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         from .pty import PtyServer

@@ -13,8 +13,8 @@ static and survive the host closing the port. Nothing here is kinder than at_hos
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 BUFFER_SIZE = 4096  # CONFIG_AT_HOST_CMD_MAX_LEN: one byte is kept for the NUL
 RX_FIFO = 1  # bytes already received by the UART when the receiver is switched off
@@ -33,14 +33,14 @@ class RxState:
 class AtHost:
     """Frames host bytes into commands exactly as at_host does."""
 
-    def __init__(self, state: Optional[RxState] = None, termination: str = "cr") -> None:
+    def __init__(self, state: RxState | None = None, termination: str = "cr") -> None:
         if termination not in TERMINATIONS:
             raise ValueError(f"termination must be one of {', '.join(TERMINATIONS)}")
         self.state = state if state is not None else RxState()
         self.termination = termination
         self.dropped = 0  # bytes lost: buffer overflow, or received while a command ran
 
-    def _ends_command(self, byte: int) -> Optional[bool]:
+    def _ends_command(self, byte: int) -> bool | None:
         """True: terminator; None: a NUL to drop; False: an ordinary byte."""
         mode, buf = self.termination, self.state.buffer
         if byte == 0x00:
@@ -51,7 +51,7 @@ class AtHost:
             return mode == "lf" or (mode == "crlf" and buf[-1:] == b"\r")
         return False
 
-    def feed(self, data: bytes) -> tuple[Optional[bytes], bytes]:
+    def feed(self, data: bytes) -> tuple[bytes | None, bytes]:
         """Take bytes until a command is complete: (command or None, bytes not consumed).
 
         The command is the raw buffer (no terminator). A complete command with no
@@ -94,8 +94,8 @@ class AtHostFrontEnd:
     the host closes the port, and `take_unsolicited()` for URCs due after the answer.
     """
 
-    def __init__(self, execute: Execute, host: AtHost, *, save: Optional[Callable[[RxState], None]] = None,
-                 fail: Optional[str] = None, boot_noise: bytes = b"") -> None:
+    def __init__(self, execute: Execute, host: AtHost, *, save: Callable[[RxState], None] | None = None,
+                 fail: str | None = None, boot_noise: bytes = b"") -> None:
         self._execute = execute
         self.host = host
         self._save = save

@@ -7,7 +7,6 @@ look at what a modem stored or saw without going through the wire.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from .at_host import AtHost, AtHostFrontEnd, RxState
 from .factory import factory_state
@@ -41,7 +40,7 @@ def open_store(name: str, options: SimOptions) -> Store:
     return FileStore(options.state_dir() or default_state_dir(), name, factory)
 
 
-def make_modem(name: str, options: Optional[SimOptions] = None) -> Modem:
+def make_modem(name: str, options: SimOptions | None = None) -> Modem:
     options = options or SimOptions()
     check_name(name)
     modem = Modem(name, open_store(name, options), ModemOptions(**vars(options.modem)))
@@ -53,7 +52,7 @@ def make_modem(name: str, options: Optional[SimOptions] = None) -> Modem:
 DIRTY_BOOT_NOISE = b"\x00\xfe*** Booting nRF Connect SDK v2.9.0-77"
 
 
-def make_front_end(modem: Modem, options: Optional[SimOptions] = None) -> FrontEnd:
+def make_front_end(modem: Modem, options: SimOptions | None = None) -> FrontEnd:
     """The one place that picks what frames bytes for `modem`: at_host, or the Zephyr shell's `at` command."""
     options = options or SimOptions()
     if options.app == "shell":

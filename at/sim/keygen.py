@@ -15,7 +15,6 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Optional
 
 import cbor2
 from cryptography import x509
@@ -46,7 +45,7 @@ ATTRIBUTES = {"C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "
 class Refused(Exception):
     """The command fails: code None is a plain ERROR, a number a +CME ERROR (as AT+CMEE says)."""
 
-    def __init__(self, code: Optional[int]) -> None:
+    def __init__(self, code: int | None) -> None:
         super().__init__(code)
         self.code = code
 
@@ -188,7 +187,7 @@ def _length(size: int) -> bytes:
     return bytes([0x80 | len(raw)]) + raw
 
 
-def _sign1(key: ec.EllipticCurvePrivateKey, payload: Optional[bytes], detached: bytes = b"") -> bytes:
+def _sign1(key: ec.EllipticCurvePrivateKey, payload: bytes | None, detached: bytes = b"") -> bytes:
     """COSE_Sign1 (tag 18) with ES256 and the identity key's id; a nil payload signs `detached`."""
     protected = cbor2.dumps({1: -7})
     to_sign = cbor2.dumps(["Signature1", protected, b"", payload if payload is not None else detached])
@@ -204,7 +203,7 @@ def _b64url(data: bytes) -> str:
 # ---------------------------------------------------------------- for tests only
 
 
-def private_key_pem(name: str, sec_tag: int, state_dir: Optional[str] = None) -> str:
+def private_key_pem(name: str, sec_tag: int, state_dir: str | None = None) -> str:
     """TEST ONLY: the private key %KEYGEN made for simulated device `name` at `sec_tag`.
 
     Read from the simulator's store directly (`state_dir`: None for the default

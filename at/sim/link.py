@@ -9,8 +9,8 @@ Shared by the pyserial `sim://` handler and the pty server, so both behave alike
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol
 
 from .modem import BANNER
 
@@ -19,27 +19,31 @@ Clock = Callable[[], float]
 
 @dataclass
 class LinkOptions:
-    baud: Optional[int] = None  # emulate this baud rate (None: infinitely fast)
+    baud: int | None = None  # emulate this baud rate (None: infinitely fast)
     latency: float = 0.0  # seconds between a command's last byte and its answer
     banner: bool = False  # the boot banner is waiting when the port opens
-    disconnect_after: Optional[int] = None  # the port vanishes after the modem sent this many bytes
-    fragment: Optional[int] = None  # at most this many bytes per read
+    disconnect_after: int | None = None  # the port vanishes after the modem sent this many bytes
+    fragment: int | None = None  # at most this many bytes per read
 
 
-class FrontEnd(Protocol):
-    """What frames host bytes into commands (at_host now, the AT shell later)."""
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:  # a structural type for checkers; front ends need no base class
+    from typing import Protocol
 
-    def receive(self, data: bytes) -> bytes:
-        """Bytes from the host; returns the answer to the command they complete, if any."""
+    class FrontEnd(Protocol):
+        """What frames host bytes into commands (at_host now, the AT shell later)."""
 
-    def lost(self, data: bytes) -> None:
-        """Bytes that arrived while a command ran: the receiver was off."""
+        def receive(self, data: bytes) -> bytes:
+            """Bytes from the host; returns the answer to the command they complete, if any."""
 
-    def close(self) -> None:
-        """The host closed the port."""
+        def lost(self, data: bytes) -> None:
+            """Bytes that arrived while a command ran: the receiver was off."""
 
-    def take_unsolicited(self) -> bytes:
-        """URCs due right after the last answer (sent while the receiver listens)."""
+        def close(self) -> None:
+            """The host closed the port."""
+
+        def take_unsolicited(self) -> bytes:
+            """URCs due right after the last answer (sent while the receiver listens)."""
 
 
 class Disconnected(Exception):
@@ -47,7 +51,7 @@ class Disconnected(Exception):
 
 
 class Link:
-    def __init__(self, front_end: FrontEnd, options: Optional[LinkOptions] = None,
+    def __init__(self, front_end: FrontEnd, options: LinkOptions | None = None,
                  clock: Clock = time.monotonic) -> None:
         self.front_end = front_end
         self.options = options or LinkOptions()
@@ -72,7 +76,7 @@ class Link:
         else:
             self._runs.append([start, bytearray(data)])
 
-    def _last_ready(self) -> Optional[float]:
+    def _last_ready(self) -> float | None:
         """When the last scheduled byte becomes readable (None: nothing scheduled)."""
         if not self._runs:
             return None
@@ -132,7 +136,7 @@ class Link:
             break
         return count
 
-    def next_ready(self) -> Optional[float]:
+    def next_ready(self) -> float | None:
         """When the next byte becomes readable (None: nothing scheduled)."""
         return self._runs[0][0] + self._byte_time() if self._runs else None
 

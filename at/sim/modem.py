@@ -11,7 +11,6 @@ import functools
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from .. import protocol
 from . import firmware
@@ -52,7 +51,7 @@ class ModemOptions:
     echo: bool = False  # echo each command line back, like a terminal would
     urcs: bool = False  # emit URCs before, inside and after every response
     zero_sha: bool = False  # old firmware: list prints an all-zero placeholder hash
-    mfw: Optional[str] = None  # AT+CGMR, e.g. mfw_nrf9160_1.2.3 (None: the flavour's default)
+    mfw: str | None = None  # AT+CGMR, e.g. mfw_nrf9160_1.2.3 (None: the flavour's default)
     legacy_csr: bool = False  # %KEYGEN CSRs carry ecdsa-with-SHA256 with a NULL parameter
     crlf527: bool = False  # refuse CRLF PEM with +CME ERROR: 527 (seen on one 2.0.2 report)
     keygen_fail: bool = False  # %KEYGEN fails with +CME ERROR: 523
@@ -69,7 +68,7 @@ def imei_for(name: str) -> str:
 class Modem:
     """Feed it what the host writes (`receive`), get back what the modem would answer."""
 
-    def __init__(self, name: str, store: Store, options: Optional[ModemOptions] = None) -> None:
+    def __init__(self, name: str, store: Store, options: ModemOptions | None = None) -> None:
         self.name = name
         self.store = store
         self.options = options or ModemOptions()
@@ -266,7 +265,7 @@ class Modem:
 class _Error(Exception):
     """A failed command: code None renders as plain ERROR, a number per AT+CMEE."""
 
-    def __init__(self, code: Optional[int]) -> None:
+    def __init__(self, code: int | None) -> None:
         super().__init__(code)
         self.code = code
 

@@ -8,9 +8,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 from .at_host import TERMINATIONS
 from .firmware import parse_mfw
@@ -57,7 +57,7 @@ class FrontEndOptions:
 
     termination: str = "cr"  # CONFIG_AT_HOST_TERMINATION: cr (default), lf, crlf, nul
     dirty_boot: bool = False  # boot noise with no line end before the first answer
-    fail: Optional[str] = None  # commands starting with this make nrf_modem_at_cmd fail: no final line
+    fail: str | None = None  # commands starting with this make nrf_modem_at_cmd fail: no final line
 
 
 def _positive_int(text: str) -> int:
@@ -153,11 +153,11 @@ class SimOptions:
     modem: ModemOptions = field(default_factory=ModemOptions)
     link: LinkOptions = field(default_factory=LinkOptions)
     front_end: FrontEndOptions = field(default_factory=FrontEndOptions)
-    state: Optional[str] = None  # None: default directory; "memory": in-process only
+    state: str | None = None  # None: default directory; "memory": in-process only
     app: str = "at_client"  # the firmware in front of the modem: at_client or shell
     shell: ShellOptions = field(default_factory=ShellOptions)
 
-    def state_dir(self) -> Optional[Path]:
+    def state_dir(self) -> Path | None:
         return None if self.state in (None, "memory") else Path(self.state)
 
 

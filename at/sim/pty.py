@@ -10,14 +10,17 @@ import os
 import select
 import threading
 import time
-from typing import Optional
 
-from .link import Disconnected, FrontEnd, Link, LinkOptions
+from .link import Disconnected, Link, LinkOptions
 from .modem import Modem
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from .link import FrontEnd
 
 
 class PtyServer:
-    def __init__(self, modem: Modem, front_end: FrontEnd, options: Optional[LinkOptions] = None) -> None:
+    def __init__(self, modem: Modem, front_end: FrontEnd, options: LinkOptions | None = None) -> None:
         import tty
 
         self.modem = modem

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from typing import Optional
 
 from .modem import URC_AFTER, URC_BEFORE, URC_INSIDE, Modem
 from .shell_argv import make_argv, unescape_lf
@@ -57,7 +56,7 @@ class ShellOptions:
     wildcard: bool = False  # CONFIG_SHELL_WILDCARD (modem_shell turns it off; '?' then breaks `at`)
     argc_max: int = 20  # CONFIG_SHELL_ARGC_MAX
     width: int = 80  # CONFIG_SHELL_DEFAULT_TERMINAL_WIDTH
-    seed: Optional[int] = None  # seed for the log moments (default: from the device name)
+    seed: int | None = None  # seed for the log moments (default: from the device name)
 
 
 class ShellFrontEnd:
@@ -69,7 +68,7 @@ class ShellFrontEnd:
 
     full_duplex = True
 
-    def __init__(self, modem: Modem, options: Optional[ShellOptions] = None) -> None:
+    def __init__(self, modem: Modem, options: ShellOptions | None = None) -> None:
         self.modem = modem
         self.options = options or ShellOptions()
         seed = self.options.seed

@@ -10,8 +10,8 @@ import base64
 import contextlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 from ..files import atomic_write, locked  # leaf helpers: no imports from the rest of `at`
 
@@ -95,7 +95,7 @@ class FileStore(Store):
         with self._change():  # creates the factory state on first use
             pass
 
-    def _load(self) -> Optional[dict]:
+    def _load(self) -> dict | None:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
