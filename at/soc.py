@@ -6,9 +6,7 @@ is sent. Below it sits one link (`at.link.open_link`); above it, the CLI or a us
 """
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 
 from . import cmng, credentials, protocol
 from .cmng import Credential
@@ -185,30 +183,12 @@ class SoC:
             raise ValidationError(f"CFUN mode {mode} does not exist: use one of {sorted(CFUN_MODES)}")
         self.command(f"AT+CFUN={mode}")
 
-    @contextlib.contextmanager
-    def offline(self, mode: int = CFUN_MODE_OFFLINE) -> Iterator[int]:
-        """Take an active modem offline for the block and restore its mode after, also on error.
+    def offline(self, mode: int = CFUN_MODE_OFFLINE) -> Offline:
+        """Take an active modem offline for a `with` block and restore its mode after, also on error.
 
-        Yields the mode found. A modem that is already inactive is left alone.
+        `with soc.offline() as before:` gives the mode found. A modem already inactive is left alone.
         """
-        before = self.get_functional_mode()
-        if before in CFUN_INACTIVE_MODES:
-            yield before
-            return
-        try:
-            self.set_functional_mode(mode)
-        except KeyboardInterrupt:
-            self._restore_after_interrupt(before, mode)
-            raise
-        try:
-            yield before
-        except KeyboardInterrupt:
-            self._restore_after_interrupt(before, mode)
-            raise
-        except BaseException:
-            self.set_functional_mode(before)
-            raise
-        self.set_functional_mode(before)
+        return Offline(self, mode)
 
     def _restore_after_interrupt(self, before: int, mode: int) -> None:
         """Ctrl-C inside `offline()`: put CFUN back, or raise `Interrupted` saying it could not."""
@@ -265,4 +245,34 @@ class SoC:
         return attest.attest(self)
 
 
-__all__ = ["SoC", "Credential", "CredType"]
+class Offline:
+    """`SoC.offline()`'s context manager (a class: `contextlib` would cost every cmng run ~1 ms to import)."""
+
+    def __init__(self, soc: SoC, mode: int) -> None:
+        self._soc = soc
+        self._mode = mode
+        self._before: int | None = None  # the mode to restore; None when nothing was changed
+
+    def __enter__(self) -> int:
+        before = self._soc.get_functional_mode()
+        if before in CFUN_INACTIVE_MODES:
+            return before
+        try:
+            self._soc.set_functional_mode(self._mode)
+        except KeyboardInterrupt:
+            self._soc._restore_after_interrupt(before, self._mode)
+            raise
+        self._before = before
+        return before
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if self._before is None:
+            return False
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            self._soc._restore_after_interrupt(self._before, self._mode)
+        else:  # after success or any other error; a failure to restore is raised in the error's place
+            self._soc.set_functional_mode(self._before)
+        return False
+
+
+__all__ = ["SoC", "Credential", "CredType", "Offline"]

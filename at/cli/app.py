@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
@@ -38,6 +39,7 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, width)
 
 
+@functools.cache  # argparse makes a formatter for every option it adds: ask the terminal once
 def _columns() -> int:
     """$COLUMNS, else the terminal's width, else 80 (what `shutil.get_terminal_size` answers)."""
     try:
@@ -115,6 +117,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run cmng with `argv` (default: sys.argv[1:]) and return its exit code; never raises."""
+    # argparse asks gettext for a translation of each of its phrases while parsers are built, and gettext
+    # imports `locale` and looks for catalogue files each time: ~2 ms a run. cmng's text is English only,
+    # so argparse's phrases are used as they are.
+    argparse._ = str
     argv = legacy.reorder(list(sys.argv[1:] if argv is None else argv), COMMANDS)
     console = Console(json_mode="--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv)
     try:

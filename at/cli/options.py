@@ -6,7 +6,6 @@ numbers are checked by argparse, so a bad value is a usage error (exit 2) with o
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable
 
 from ..credentials import MODEM_SEC_TAG_MAX
@@ -45,7 +44,7 @@ def seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
+    if not 0 < value < float("inf"):  # also false for nan
         raise argparse.ArgumentTypeError(f"{text} is not a finite number of seconds above 0")
     return value
 
