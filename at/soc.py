@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import re
 
-from . import cmng, credentials, protocol
-from .cmng import Credential
-from .credentials import CredType
+from . import protocol
 from .errors import ATError, CMEError, CommandError, Interrupted, ProtocolError, ValidationError
 from .lazylog import getLogger
 from .link import Response, Trace, open_link, stored
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
+    from . import credentials
     from .attest import Attestation
+    from .cmng import Credential
     from .keygen import KeygenResult
 
 log = getLogger(__name__)
@@ -204,10 +204,14 @@ class SoC:
     def list_credentials(self, sec_tag: int | None = None,
                          cred_type: int | None = None) -> list[Credential]:
         """Credentials stored, optionally filtered by sec_tag and/or type. See `at.cmng`."""
+        from . import cmng  # %CMNG on first use: `cmng imei` never needs it
+
         return cmng.list_credentials(self, sec_tag, cred_type)
 
     def read_credential(self, sec_tag: int, cred_type: int) -> str:
         """The content exactly as stored (PEM newlines included). Types 0 and 4 only."""
+        from . import cmng  # %CMNG on first use: `cmng imei` never needs it
+
         return cmng.read_credential(self, sec_tag, cred_type)
 
     def write_credential(self, sec_tag: int, cred_type: int, content: str | bytes | credentials.Prepared,
@@ -221,6 +225,8 @@ class SoC:
         sending anything that the modem would refuse or mangle, `CMEError` when the
         modem refuses, and `VerificationError` when the stored hash differs.
         """
+        from . import cmng  # %CMNG on first use: `cmng imei` never needs it
+
         return cmng.write_credential(self, sec_tag, cred_type, content, passwd, verify)
 
     def stored_sha256(self, text: str) -> str:
@@ -228,6 +234,8 @@ class SoC:
         return protocol.sha256_hex(stored.stored_form(self._link, text))
 
     def delete_credential(self, sec_tag: int, cred_type: int) -> None:
+        from . import cmng
+
         cmng.delete_credential(self, sec_tag, cred_type)
 
     # ------------------------------------------------------------ keys born in the modem
@@ -275,4 +283,17 @@ class Offline:
         return False
 
 
-__all__ = ["SoC", "Credential", "CredType", "Offline"]
+def __getattr__(name: str) -> object:
+    """`Credential` and `CredType`, still importable from here, loaded on first use (PEP 562)."""
+    if name == "Credential":
+        from .cmng import Credential
+
+        return Credential
+    if name == "CredType":
+        from .credentials import CredType
+
+        return CredType
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["SoC", "Credential", "Offline"]

@@ -93,13 +93,17 @@ def test_exit_code_table_is_the_same_in_help_and_readme():
 # downloads, CBOR, TOML, JSON output, logging (until someone configures it), threads, OpenSSL's hashes.
 HEAVY = ("cryptography", "pynrfjprog", "tqdm", "at.sim", "urllib.request", "at.download", "at.firmware", "cbor2",
          "tomllib", "json", "logging", "threading", "hashlib", "difflib", "traceback", "shutil", "concurrent")
-IMPORTS_OF = ("import sys; from at import cli; rc = cli.main(sys.argv[2:]); allowed = set(sys.argv[1].split(','));"
+# (Modules the interpreter loaded before `at`, e.g. an editable install's finder, are not cmng's doing.)
+IMPORTS_OF = ("import sys; before = set(sys.modules); from at import cli; rc = cli.main(sys.argv[2:]);"
+              "allowed = set(sys.argv[1].split(',')) | before;"
               f"heavy = [m for m in {HEAVY!r} if m in sys.modules and m not in allowed];"
               "print(heavy); sys.exit(rc or (99 if heavy else 0))")
 
 
-def imports_only_what_it_needs(*argv: str, allowed: tuple = ()) -> None:
-    proc = subprocess.run([sys.executable, "-c", IMPORTS_OF, ",".join(allowed), *argv], capture_output=True)
+def imports_only_what_it_needs(*argv: str, allowed: tuple = (), forbidden: tuple = ()) -> None:
+    """`cmng argv` imports none of HEAVY but `allowed`, and none of `forbidden`."""
+    code = IMPORTS_OF.replace(f"{HEAVY!r}", f"{HEAVY + tuple(forbidden)!r}")
+    proc = subprocess.run([sys.executable, "-c", code, ",".join(allowed), *argv], capture_output=True)
     assert proc.returncode == 0, (argv, proc.stdout[-200:], proc.stderr[-400:])
 
 
@@ -116,15 +120,19 @@ def test_help_and_list_do_not_import_heavy_modules(name):
     imports_only_what_it_needs("list", f"sim://{name}", "--json", allowed=(*sim, "json"))
 
 
+# What no command on a serial port imports at all: the cost of every run that start-up is measured by.
+START_UP = ("typing", "contextlib", "locale", "dataclasses", "at.link.shell")
+
+
 def test_commands_on_a_pty_import_only_what_they_use(pty_sim, tmp_path):
     """As a provisioning station runs them: on a serial port, nothing of the simulator, certificates only for PEM."""
     port = pty_sim().path
-    imports_only_what_it_needs("imei", port)
-    imports_only_what_it_needs("list", port)
+    imports_only_what_it_needs("imei", port, forbidden=(*START_UP, "at.cmng", "at.credentials"))
+    imports_only_what_it_needs("list", port, forbidden=START_UP)
     imports_only_what_it_needs("write", port, "--sec_tag", "9", "--cred_type", "3", "--content", "a1b2", "-v",
-                               allowed=("hashlib",))  # -v: the trace, not logging; verification by SHA-256
-    imports_only_what_it_needs("delete", port, "--sec_tag", "9", "--cred_type", "3")
-    imports_only_what_it_needs("read", port, "--sec_tag", "16842753", "--cred_type", "0")
+                               allowed=("hashlib",), forbidden=START_UP)  # -v: the trace, not logging; verification by SHA-256
+    imports_only_what_it_needs("delete", port, "--sec_tag", "9", "--cred_type", "3", forbidden=START_UP)
+    imports_only_what_it_needs("read", port, "--sec_tag", "16842753", "--cred_type", "0", forbidden=START_UP)
     pem = run_cmng("read", port, "--sec_tag", "16842753", "--cred_type", "0").stdout
     (tmp_path / "ca.pem").write_bytes(pem)
     imports_only_what_it_needs("write", port, "--sec_tag", "9", "--cred_type", "0", "--content_path",

@@ -78,7 +78,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
                            f"exit codes:\n{table_text()}",
                     formatter_class=Formatter)
     parser.add_argument("--version", action="version", version=f"cmng {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, prog="cmng")  # prog: no usage to format
     for name, (_, text) in COMMANDS.items():
         if name != selected:
             if selected is None:  # only listed in `cmng --help`: no -h of its own to build

@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
 
-
 def silence(stream: TextIO) -> None:
     """Point a stream whose reader went away (`| head`) at /dev/null, so nothing later fails on it.
 

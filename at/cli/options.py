@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ..credentials import MODEM_SEC_TAG_MAX
-
 DEFAULT_TIMEOUT = 10.0  # same as at.soc.DEFAULT_TIMEOUT; kept here so --help needs no serial import
 DEFAULT_BAUDRATE = 115200
 
@@ -80,8 +78,10 @@ def add_json_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> N
 
 
 def add_sec_tag(parser: argparse.ArgumentParser, required: bool = True, default: int | None = None) -> None:
+    from .. import credentials  # here: `cmng imei` takes no sec_tag and never loads the credential rules
+
     parser.add_argument(*spellings("--sec_tag"), dest="sec_tag", metavar="SEC_TAG", required=required, default=default,
-                        type=int_range(0, MODEM_SEC_TAG_MAX, "sec_tag"),
+                        type=int_range(0, credentials.MODEM_SEC_TAG_MAX, "sec_tag"),
                         help="security tag: 0..2147483647 for your own, up to 4294967295 for the modem's"
                              + (" (default: %(default)s)" if default is not None else ""))
 
