@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from .errors import NoNetworkError, NotPublishedError, RedirectError, ServerError
+from .fetch_errors import NoNetworkError, NotPublishedError, RedirectError, ServerError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:

@@ -108,43 +108,11 @@ class FlashError(ATError):
 
 
 class FirmwareError(ATError):
-    """A published at_client build could not be fetched or verified (one subclass per cause below)."""
+    """A published at_client build could not be fetched or verified.
 
-
-class NoNetworkError(FirmwareError):
-    """The source could not be reached: no network, name lookup, refused, timed out, TLS trust."""
-
-
-class NotPublishedError(FirmwareError):
-    """The source answered, but has no such file (HTTP 404/410, or missing from the folder)."""
-
-
-class ServerError(FirmwareError):
-    """The source answered with an HTTP error other than 'not found'."""
-
-
-class RedirectError(FirmwareError):
-    """The source redirected to another host: refused, only the named source is contacted."""
-
-
-class TruncatedError(FirmwareError):
-    """The transfer ended before the whole file arrived."""
-
-
-class ChecksumError(FirmwareError):
-    """What arrived is not the published file (another size or sha256)."""
-
-
-class DiskFullError(FirmwareError):
-    """No space (or quota) left for the file in the cache folder."""
-
-
-class CacheError(FirmwareError):
-    """The cache folder cannot be created or written."""
-
-
-class NoBuildError(FirmwareError):
-    """Nordic publishes no at_client build for this board: it has to be built."""
+    One subclass per cause lives in `at.fetch_errors`, loaded only by what fetches (fewer classes to make
+    on every cmng run); `at.errors.<name>` still finds them.
+    """
 
 
 class UnknownBoardError(ValidationError):
@@ -161,3 +129,16 @@ def _short(command: str, limit: int = 60) -> str:
 
 class ModemFirmwareError(ValidationError):
     """The modem firmware cannot do what was asked; the command that needs it was not sent."""
+
+
+_FETCH_ERRORS = frozenset({"NoNetworkError", "NotPublishedError", "ServerError", "RedirectError", "TruncatedError",
+                           "ChecksumError", "DiskFullError", "CacheError", "NoBuildError"})
+
+
+def __getattr__(name: str) -> type:
+    """The causes of `FirmwareError`, from `at.fetch_errors` on first use (PEP 562)."""
+    if name in _FETCH_ERRORS:
+        from . import fetch_errors
+
+        return getattr(fetch_errors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,18 +19,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import (  # noqa: F401  (the failures of fetching, re-exported here)
+from .errors import FirmwareError, UnknownBoardError  # noqa: F401  (re-exported here with the causes below)
+from .fetch_errors import (  # noqa: F401  (the failures of fetching, re-exported here)
     CacheError,
     ChecksumError,
     DiskFullError,
-    FirmwareError,
     NoBuildError,
     NoNetworkError,
     NotPublishedError,
     RedirectError,
     ServerError,
     TruncatedError,
-    UnknownBoardError,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)

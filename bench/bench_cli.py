@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import compileall
 import datetime
-import json
 import os
 import platform
 import statistics
@@ -44,14 +43,13 @@ BIN = Path(sys.executable).parent
 TAG = 77
 SIM_FLAGS = ("--baud", "115200")
 
-# The floor. Sends each command with CR LF and reads until the final line of its answer.
+# The floor. Sends each command (one argument each) with CR LF and reads until the final line of its answer.
 MINIMAL = textwrap.dedent(r'''
-    import json, re, sys
+    import re, sys
     import serial
     FINAL = re.compile(rb"(^|\r\n)(OK|ERROR|\+CME ERROR: \d+)\r\n$")
-    port, commands = sys.argv[1], json.loads(sys.argv[2])
-    link = serial.Serial(port, 115200, timeout=5)
-    for command in commands:
+    link = serial.Serial(sys.argv[1], 115200, timeout=5)
+    for command in sys.argv[2:]:
         link.write(command.encode() + b"\r\n")
         answer = b""
         while not FINAL.search(answer):
@@ -183,11 +181,11 @@ def bench_ops(pty: str, workdir: Path, rounds: int, with_nrfcredstore: bool) -> 
         if setup:
             setup()
         trace = check([cmng, args[0], pty, *args[1:], "-vv"]).stderr
-        commands = json.dumps(sent_commands(trace))
+        commands = sent_commands(trace)
         if setup:
             setup()
         runs = [lambda a=args: check([cmng, a[0], pty, *a[1:]]),
-                lambda c=commands: check([sys.executable, str(minimal), pty, c])]
+                lambda c=commands: check([sys.executable, str(minimal), pty, *c])]
         if with_nrfcredstore and store_args:
             runs.append(lambda s=store_args: check([sys.executable, str(store), pty, *s]))
         ours, floor, *theirs = interleaved_ms(runs, rounds, setup)
