@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from at.cli import exitcodes
-from at.cli.app import build_parser, load
-from at.cli.table import COMMANDS
+from at.cli.parser import build_parser
+from at.cli.table import COMMANDS, load
 from tests.conftest import one_error, run_cmng
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +121,7 @@ def test_help_and_list_do_not_import_heavy_modules(name):
 
 
 # What no command on a serial port imports at all: the cost of every run that start-up is measured by.
-START_UP = ("typing", "contextlib", "locale", "dataclasses", "at.link.shell")
+START_UP = ("typing", "contextlib", "locale", "dataclasses", "argparse", "gettext", "at.link.shell")
 
 
 def test_commands_on_a_pty_import_only_what_they_use(pty_sim, tmp_path):

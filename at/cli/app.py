@@ -1,101 +1,53 @@
-"""`main()`: build the parser from the command table, run one command, map every error to its exit code."""
+"""`main()`: parse the command line, run one command, map every error to its exit code."""
 from __future__ import annotations
 
-import argparse
-import functools
-import importlib
-import os
 import sys
-from types import ModuleType
 
-from .. import __version__
 from ..errors import ATError
 from . import legacy
 from .console import Console, silence
 from .context import Context
-from .exitcodes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VALIDATION, UsageError, exit_code_for, table_text
-from .table import COMMANDS
+from .exitcodes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VALIDATION, UsageError, exit_code_for
+from .table import COMMANDS, load
 
-NRF_CLOUD_NOTE = "WARNING: nrf_cloud relies on credentials with sec_tag 16842753."
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        raise UsageError(message)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 
-class Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter with the width found without `shutil`.
+class Arguments:
+    """The parsed command line as attributes (what argparse.Namespace gives, without importing argparse)."""
 
-    argparse makes a formatter for every option it adds, and its default one imports
-    `shutil` (with bz2 and lzma) for the terminal width: a cost on every run, help or not.
-    """
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
 
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        if width is None:
-            width = _columns() - 2  # as argparse does
-        super().__init__(prog, indent_increment, max_help_position, width)
+    def __repr__(self) -> str:
+        return f"Arguments({', '.join(f'{key}={value!r}' for key, value in vars(self).items())})"
 
 
-@functools.cache  # argparse makes a formatter for every option it adds: ask the terminal once
-def _columns() -> int:
-    """$COLUMNS, else the terminal's width, else 80 (what `shutil.get_terminal_size` answers)."""
+def _quick(argv: list[str]) -> Arguments | None:
+    """A plain `cmng COMMAND ...` line read without argparse (at/cli/quickparse.py), or None."""
+    from . import quickparse
+
+    if not argv or argv[0] not in COMMANDS:
+        return None
+    recorder = quickparse.Recorder()
     try:
-        return int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        pass
-    try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
-    except (AttributeError, ValueError, OSError):
-        return 80
+        load(argv[0]).add_arguments(recorder)
+    except quickparse.Defer:
+        return None
+    values = quickparse.parse(recorder, argv[1:])
+    if values is None:
+        return None
+    return Arguments(command=argv[0], _command_parser=None, **values)
 
 
-def fill(text: str, width: int = 79) -> str:
-    """`text`'s words in lines of at most `width` characters (`textwrap.fill`, which costs more to import than this)."""
-    lines = [""]
-    for word in text.split():
-        if lines[-1] and len(lines[-1]) + 1 + len(word) > width:
-            lines.append(word)
-        else:
-            lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
-    return "\n".join(lines)
+def _parse(argv: list[str]) -> Arguments | argparse.Namespace:
+    quick = _quick(argv)
+    if quick is not None:
+        return quick
+    from .parser import build_parser
 
-
-def load(name: str) -> ModuleType:
-    """The module of command `name`, imported only now (keeps `cmng --help` free of heavy imports)."""
-    return importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
-
-
-def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
-    """The cmng parser; only the `selected` command's module is imported and given its options.
-
-    With a command selected, the other commands get no sub-parser: only `cmng --help` lists them.
-    """
-    parser = Parser(prog="cmng", description="Manage TLS credentials in Nordic nRF91 modems over AT commands.",
-                    epilog=f"{NRF_CLOUD_NOTE}\n\n'cmng COMMAND --help' shows a command's options and an example.\n\n"
-                           f"exit codes:\n{table_text()}",
-                    formatter_class=Formatter)
-    parser.add_argument("--version", action="version", version=f"cmng {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, prog="cmng")  # prog: no usage to format
-    for name, (_, text) in COMMANDS.items():
-        if name != selected:
-            if selected is None:  # only listed in `cmng --help`: no -h of its own to build
-                sub.add_parser(name, help=text, formatter_class=Formatter, add_help=False)
-            continue
-        module = load(name)
-        setup = getattr(module, "EXAMPLE_SETUP", None)  # a command the example needs first (e.g. a backup)
-        example = f"{setup}\n  {module.EXAMPLE}" if setup else module.EXAMPLE
-        command = sub.add_parser(name, help=text, description=fill(module.HELP),
-                                 epilog=f"example:\n  {example}\n\nexit codes: see 'cmng --help'",
-                                 formatter_class=Formatter)
-        module.add_arguments(command)
-        parser.set_defaults(_command_parser=command)
-    return parser
-
-
-def _parse(argv: list[str]) -> argparse.Namespace:
     first = argv[0] if argv else None
     parser = build_parser(first if first in COMMANDS else None)
     if first is not None and not first.startswith("-") and first not in COMMANDS:
@@ -117,10 +69,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run cmng with `argv` (default: sys.argv[1:]) and return its exit code; never raises."""
-    # argparse asks gettext for a translation of each of its phrases while parsers are built, and gettext
-    # imports `locale` and looks for catalogue files each time: ~2 ms a run. cmng's text is English only,
-    # so argparse's phrases are used as they are.
-    argparse._ = str
     argv = legacy.reorder(list(sys.argv[1:] if argv is None else argv), COMMANDS)
     console = Console(json_mode="--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv)
     try:

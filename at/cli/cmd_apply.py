@@ -1,10 +1,12 @@
 """cmng apply: make kits hold what a manifest says, exactly the plan, several kits in parallel."""
 from __future__ import annotations
 
-import argparse
-
 from . import provision
 from .context import Context
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Show the plan for each kit, ask (or --yes), then do exactly the plan: every write verified by SHA-256, "
         "the modem taken offline once per kit and its mode restored. A kit already as the manifest says gets no "

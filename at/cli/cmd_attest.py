@@ -1,11 +1,13 @@
 """cmng attest: which device, of which type, runs which modem firmware (AT%ATTESTTOKEN)."""
 from __future__ import annotations
 
-import argparse
-
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Ask the modem for its attestation token (AT%ATTESTTOKEN) and print what it says: the device UUID "
         "(what nRF Cloud claims a device by), the device type and the modem firmware UUID. --json adds the raw "

@@ -1,11 +1,13 @@
 """cmng backup: a kit's readable credentials as files, and a manifest describing every slot."""
 from __future__ import annotations
 
-import argparse
-
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Back up a kit into a folder: root CA certificates and PSK identities (what the firmware lets a host read) "
         "as files, and manifest.toml describing every slot; client certificates, keys and PSKs by SHA-256 only. "

@@ -1,11 +1,13 @@
 """cmng ca create: a P-256 CA of your own for development."""
 from __future__ import annotations
 
-import argparse
-
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Make a development CA: 'cmng ca create --out DIR' creates DIR (and its parents) with a self-signed P-256 "
         "certificate (ca.pem, basicConstraints CA:TRUE) and its key (ca.key, 0600 from the start, encrypted with "

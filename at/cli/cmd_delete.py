@@ -1,13 +1,15 @@
 """cmng delete: remove one credential."""
 from __future__ import annotations
 
-import argparse
-
 from .. import credentials
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
 from .modem import nrf_cloud_warning, writable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = "Delete one credential (the modem is taken offline for it if active, and restored after)."
 EXAMPLE = "cmng delete sim://demo --sec-tag 16842753 --cred-type 0"

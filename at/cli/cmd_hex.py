@@ -1,14 +1,14 @@
 """cmng hex: Nordic's published at_client builds for -x: list them, fetch and verify them into the cache."""
 from __future__ import annotations
 
-import argparse
-
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
+    import argparse
+
     from ..firmware import Image, Manifest
 
 HELP = ("Nordic's published at_client builds, which -x flashes (hex/README.md). 'list' shows each board, its "

@@ -1,11 +1,13 @@
 """cmng imei: the bare IMEI, for scripts."""
 from __future__ import annotations
 
-import argparse
-
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = "Print the modem's IMEI (AT+CGSN), nothing else."
 EXAMPLE = "cmng imei sim://demo"

@@ -1,12 +1,14 @@
 """cmng keygen: a key pair made inside the modem; its CSR, checked, to stdout or a file."""
 from __future__ import annotations
 
-import argparse
-
 from . import options
 from .cmd_read import check_out_file
 from .context import Context
 from .exitcodes import EXIT_OK
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Make a P-256 key pair inside the modem (AT%KEYGEN) at a sec_tag, as its client key (type 2): the private "
         "key never leaves the modem. Prints the CSR (PEM) after checking it against the SHA-256 the modem signed "

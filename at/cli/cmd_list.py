@@ -1,12 +1,14 @@
 """cmng list: the credentials the modem holds."""
 from __future__ import annotations
 
-import argparse
-
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
 from .modem import credential_doc
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = "List the credentials stored in the modem: sec_tag, type and the SHA-256 the modem reports."
 EXAMPLE = "cmng list sim://demo --sec-tag 16842753"

@@ -1,8 +1,6 @@
 """cmng onboard: a key born in each kit, a client certificate signed by your CA, both verified on the kit."""
 from __future__ import annotations
 
-import argparse
-
 from . import options
 from .cmd_ca import add_passphrase_args, passphrase
 from .context import Context
@@ -10,6 +8,8 @@ from .exitcodes import EXIT_OK, EXIT_SOME_KITS, exit_code_for
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
+    import argparse
+
     from ..ca import CA
 
 HELP = ("Onboard kits with your own CA: in each kit make a key pair (AT%KEYGEN; the private key never leaves the "

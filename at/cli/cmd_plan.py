@@ -1,11 +1,13 @@
 """cmng plan: what apply would change on each kit, from one credential list per kit."""
 from __future__ import annotations
 
-import argparse
-
 from . import provision
 from .context import Context
 from .exitcodes import EXIT_CHANGES, EXIT_OK
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Compare kits with a manifest and list, per kit and slot (sec_tag and type), what apply would write, "
         "replace or delete, what is already right, and what differs but cannot be written (warn). One credential "

@@ -1,11 +1,13 @@
 """cmng ports: attached Nordic kits, and which of them answer AT."""
 from __future__ import annotations
 
-import argparse
-
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = "List attached Nordic kits (J-Link VID 0x1366, Nordic VID 0x1915) and whether their AT port answers."
 EXAMPLE = "cmng ports --json"

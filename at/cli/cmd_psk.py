@@ -1,8 +1,6 @@
 """cmng psk: a new random PSK per kit, identity PREFIX+IMEI, recorded in a Mosquitto psk_file."""
 from __future__ import annotations
 
-import argparse
-
 from .. import psk
 from ..credentials import NRF_CLOUD_SEC_TAG
 from ..errors import ValidationError
@@ -10,6 +8,10 @@ from ..ports import kit_key
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK, EXIT_SOME_KITS, exit_code_for
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Give each kit a new random PSK (type 3) and the identity PREFIX+IMEI (type 4) at one sec_tag, verify "
         "both, then record identity:psk in a Mosquitto psk_file. Re-provisioning a kit replaces its previous PSK. "

@@ -1,12 +1,14 @@
 """cmng query: any AT command, its answer printed as the modem sent it."""
 from __future__ import annotations
 
-import argparse
-
 from ..errors import ValidationError
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK, UsageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = "Send one AT command and print its answer (information lines and the final OK/ERROR)."
 EXAMPLE = "cmng query sim://demo AT+CGMR"

@@ -1,7 +1,6 @@
 """cmng read: a readable credential (root CA, PSK identity) to stdout or a file."""
 from __future__ import annotations
 
-import argparse
 import os
 import stat
 
@@ -10,6 +9,10 @@ from ..errors import ValidationError
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Read a credential back from the modem. Only root CA certificates (type 0) and PSK identities (type 4) "
         "can be read; 'list' shows the SHA-256 of the others.")

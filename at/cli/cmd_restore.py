@@ -1,10 +1,12 @@
 """cmng restore: put a backup onto a kit (the same one, or another)."""
 from __future__ import annotations
 
-import argparse
-
 from . import provision
 from .context import Context
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Apply a backup's manifest to a kit. Slots the backup knows only by SHA-256 (client certificates, keys, "
         "PSKs: the firmware never lets them be read) cannot be restored: each is named in a warning line (and "

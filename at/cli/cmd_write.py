@@ -1,7 +1,6 @@
 """cmng write: one credential, checked before anything is sent, verified by SHA-256 after."""
 from __future__ import annotations
 
-import argparse
 import sys
 
 from .. import credentials
@@ -11,6 +10,10 @@ from . import options
 from .context import Context
 from .exitcodes import EXIT_OK
 from .modem import credential_doc, nrf_cloud_warning, writable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("Write a credential. PEM content is parsed first, a PSK (type 3) is hex (as 'xxd -p' prints it, over "
         "several lines if need be), an identity (type 4) printable ASCII. The stored SHA-256 is compared after.")

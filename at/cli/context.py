@@ -1,7 +1,6 @@
 """`Context`: what a command's `run(args, ctx)` gets besides its arguments."""
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 from ..errors import ValidationError
@@ -9,6 +8,7 @@ from .console import Console
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
+    import argparse
     from typing import TypeVar
 
     from ..soc import SoC

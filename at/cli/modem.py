@@ -1,11 +1,13 @@
 """Steps several commands share around a change to the modem: CFUN handling and the nRF Cloud warning."""
 from __future__ import annotations
 
-import argparse
-
 from ..credentials import NRF_CLOUD_SEC_TAG
 from ..soc import CFUN_INACTIVE_MODES, CFUN_MODE_POWER_OFF, Offline, SoC
 from .console import Console
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 
 class writable:  # lower case: used as `with writable(...)`, as the function it replaced

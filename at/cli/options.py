@@ -5,11 +5,21 @@ numbers are checked by argparse, so a bad value is a usage error (exit 2) with o
 """
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 DEFAULT_TIMEOUT = 10.0  # same as at.soc.DEFAULT_TIMEOUT; kept here so --help needs no serial import
 DEFAULT_BAUDRATE = 115200
+
+
+def _refused(message: str) -> Exception:
+    """argparse's error for a value a type refuses (argparse is imported here: its parser is the one reporting)."""
+    import argparse
+
+    return argparse.ArgumentTypeError(message)
 
 
 def spellings(*names: str) -> list[str]:
@@ -27,10 +37,10 @@ def int_range(low: int, high: int | None = None, what: str = "a number") -> Call
         try:
             value = int(text, 0) if text.lower().startswith("0x") else int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise _refused(f"{text!r} is not a whole number") from None
         if value < low or (high is not None and value > high):
             bound = f"{low}..{high}" if high is not None else f"{low} or more"
-            raise argparse.ArgumentTypeError(f"{what} {value} is out of range: use {bound}")
+            raise _refused(f"{what} {value} is out of range: use {bound}")
         return value
     parse.__name__ = what  # argparse names the type in its messages
     return parse
@@ -41,9 +51,9 @@ def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise _refused(f"{text!r} is not a number of seconds") from None
     if not 0 < value < float("inf"):  # also false for nan
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number of seconds above 0")
+        raise _refused(f"{text} is not a finite number of seconds above 0")
     return value
 
 

@@ -6,7 +6,6 @@ the slot it stopped at, and the others go on.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 from ..errors import ValidationError
@@ -19,6 +18,10 @@ from .console import Console
 from .context import Context
 from .exitcodes import EXIT_CHANGES, EXIT_OK, EXIT_SOME_KITS, UsageError, exit_code_for
 from .fleet import Outcome, run_each
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, many: bool, confirm: bool) -> None:

@@ -1,6 +1,12 @@
 """The command table: name -> (module in at.cli, one-line help). Order is the order `--help` shows."""
 from __future__ import annotations
 
+import importlib
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from types import ModuleType
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("cmd_list", "list stored credentials (sec_tag, type, SHA-256)"),
     "read": ("cmd_read", "read a credential (root CA or PSK identity) to stdout or a file"),
@@ -20,3 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ca": ("cmd_ca", "ca create: make a development CA of your own"),
     "onboard": ("cmd_onboard", "key born in each kit, certificate signed by your CA, both verified"),
 }
+
+
+def load(name: str) -> ModuleType:
+    """The module of command `name`, imported only now (keeps `cmng --help` free of heavy imports)."""
+    return importlib.import_module(f"at.cli.{COMMANDS[name][0]}")
