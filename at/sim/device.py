@@ -10,11 +10,14 @@ import re
 
 from .at_host import AtHost, AtHostFrontEnd, RxState
 from .factory import factory_state
-from .link import FrontEnd
 from .modem import Modem, ModemOptions
 from .options import SimOptions
 from .shell import ShellFrontEnd
 from .store import FileStore, MemoryStore, Store, default_state_dir
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
+if TYPE_CHECKING:
+    from .link import FrontEnd
 
 _memory: dict[str, MemoryStore] = {}
 devices: dict[str, Modem] = {}  # the last modem opened under each name
