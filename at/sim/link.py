@@ -124,12 +124,16 @@ class Link:
 
     def _arrived(self) -> int:
         """How many scheduled bytes are readable by now."""
+        runs = self._runs
+        if not runs:
+            return 0
         now = self._clock()
         step = self._byte_time()
         count = 0
-        for start, data in self._runs:
-            if now >= start + step * len(data):
-                count += len(data)
+        for start, data in runs:
+            size = len(data)
+            if now >= start + step * size:
+                count += size
                 continue
             if now >= start + step:  # part of this run is out (step > 0 here)
                 count += int((now - start) / step)
@@ -141,11 +145,14 @@ class Link:
         return self._runs[0][0] + self._byte_time() if self._runs else None
 
     def read(self, size: int) -> bytes:
-        self._check_connected()
+        if self._gone:
+            raise Disconnected("the simulated device was unplugged")
         count = min(size, self.available())
         limit = self.options.disconnect_after
         if limit is not None:
             count = min(count, limit - self._sent)
+        if count <= 0:
+            return b""
         data = self._take(count)
         self._sent += count
         if limit is not None and self._sent >= limit:
@@ -154,14 +161,19 @@ class Link:
 
     def _take(self, count: int) -> bytes:
         """The first `count` scheduled bytes, removed from the runs."""
+        runs = self._runs
+        first = runs[0][1]
+        if count == len(first):  # the common case: all that has arrived of one run
+            del runs[0]
+            return bytes(first)
         out = bytearray()
-        while count > 0 and self._runs:
-            run = self._runs[0]
+        while count > 0 and runs:
+            run = runs[0]
             part = run[1][:count]
             out += part
             count -= len(part)
             if len(part) == len(run[1]):
-                del self._runs[0]
+                del runs[0]
             else:
                 del run[1][:len(part)]
                 run[0] += self._byte_time() * len(part)
@@ -173,4 +185,6 @@ class Link:
 
     def reset_input(self) -> None:
         """Drop what has arrived and was not read (pyserial's reset_input_buffer)."""
-        self._take(self._arrived())
+        count = self._arrived()
+        if count:
+            self._take(count)
