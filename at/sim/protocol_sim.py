@@ -101,12 +101,11 @@ class Serial(SerialBase):
             if deadline is not None and now >= deadline:
                 break
             # wait for the next scheduled byte, the deadline, or a write from another thread
-            if wake is None and deadline is None:
+            until = deadline if wake is None or (deadline is not None and deadline < wake) else wake
+            if until is None:
                 bell.acquire()
-            else:
-                wait = min(t for t in (wake, deadline) if t is not None) - now
-                if wait > 0:
-                    bell.acquire(True, wait)
+            elif until > now:
+                bell.acquire(True, until - now)
         return data
 
     def write(self, data: bytes) -> int:
