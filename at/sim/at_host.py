@@ -13,6 +13,7 @@ static and survive the host closing the port. Nothing here is kinder than at_hos
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ BUFFER_SIZE = 4096  # CONFIG_AT_HOST_CMD_MAX_LEN: one byte is kept for the NUL
 RX_FIFO = 1  # bytes already received by the UART when the receiver is switched off
 
 TERMINATIONS = ("cr", "lf", "crlf", "nul")
+_SPECIAL = re.compile(rb'[\x00\x08\x0a\x0d"\x7f]')  # every byte feed() must look at on its own
 
 
 @dataclass
@@ -55,10 +57,20 @@ class AtHost:
         """Take bytes until a command is complete: (command or None, bytes not consumed).
 
         The command is the raw buffer (no terminator). A complete command with no
-        printable character is dropped and framing goes on.
+        printable character is dropped and framing goes on. Runs of ordinary bytes
+        (none of BS, DEL, NUL, CR, LF, `"`) are kept whole, as byte by byte they would be.
         """
         state = self.state
-        for index, byte in enumerate(data):
+        index, size = 0, len(data)
+        while index < size:
+            found = _SPECIAL.search(data, index)
+            stop = found.start() if found else size
+            if stop > index:
+                self._keep(data[index:stop])
+                index = stop
+                continue
+            byte = data[index]
+            index += 1
             if byte in (0x08, 0x7F):
                 if state.buffer:
                     state.buffer.pop()  # the quote flag stays as it is
@@ -72,7 +84,7 @@ class AtHost:
                     state.buffer.clear()
                     state.inside_quotes = False
                     if any(b > 0x20 for b in command):
-                        return command, data[index + 1:]
+                        return command, data[index:]
                     continue
             if len(state.buffer) > BUFFER_SIZE - 2:
                 self.dropped += 1  # overflow: dropped before the quote flip
@@ -81,6 +93,13 @@ class AtHost:
             if byte == 0x22:
                 state.inside_quotes = not state.inside_quotes
         return None, b""
+
+    def _keep(self, ordinary: bytes) -> None:
+        """Ordinary bytes, in or out of quotes: appended while the buffer has room, the rest dropped."""
+        buffer = self.state.buffer
+        room = max(0, BUFFER_SIZE - 1 - len(buffer))
+        buffer += ordinary[:room]
+        self.dropped += max(0, len(ordinary) - room)
 
 
 Execute = Callable[[str], list]

@@ -10,8 +10,8 @@ IMEI, when the kit is first made.
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
+import threading
 
 from .modem import FLAVOURS, imei_for
 
@@ -42,7 +42,17 @@ def _make_ca() -> tuple:
 
 
 # The factory CA every kit made by this process shares (as real kits share nRF Cloud's root CA).
-_factory_ca = functools.cache(_make_ca)
+# Made under a lock: a fleet's kits open at once, and functools.cache would let each of them
+# miss the cache together and make its own CA (64 kits: 64 CAs, ~1 ms of CPU each).
+_ca: list[tuple] = []
+_ca_lock = threading.Lock()
+
+
+def _factory_ca() -> tuple:
+    with _ca_lock:
+        if not _ca:
+            _ca.append(_make_ca())
+        return _ca[0]
 
 
 def _pem_certificates(name: str, ca: tuple | None = None) -> tuple[str, str, str]:

@@ -55,6 +55,8 @@ class Link:
                  clock: Clock = time.monotonic) -> None:
         self.front_end = front_end
         self.options = options or LinkOptions()
+        baud = self.options.baud
+        self._step = 10.0 / baud if baud else 0.0  # one byte's wire time (8N1: ten bits); fixed while open
         self._clock = clock
         # Bytes scheduled but not yet read, in runs sent back to back: byte i of a run
         # [start, data] is readable at start + (i + 1) * byte time (arithmetic, not a time per byte).
@@ -65,9 +67,6 @@ class Link:
         self._gone = False
         if self.options.banner:
             self._schedule(getattr(front_end, "boot_text", BANNER), clock())
-
-    def _byte_time(self) -> float:
-        return 10.0 / self.options.baud if self.options.baud else 0.0
 
     def _schedule(self, data: bytes, start: float) -> None:
         end = self._last_ready()
@@ -81,13 +80,13 @@ class Link:
         if not self._runs:
             return None
         start, data = self._runs[-1]
-        return start + self._byte_time() * len(data)
+        return start + self._step * len(data)
 
     def write(self, data: bytes) -> None:
         """Bytes from the host reach the modem after their wire time."""
         self._check_connected()
         now = self._clock()
-        arrive = max(now, self._input_done) + self._byte_time() * len(data)
+        arrive = max(now, self._input_done) + self._step * len(data)
         self._input_done = arrive
         if now < self._busy_until and not getattr(self.front_end, "full_duplex", False):
             self.front_end.lost(data)  # at_host does not listen while a command runs
@@ -124,12 +123,16 @@ class Link:
 
     def _arrived(self) -> int:
         """How many scheduled bytes are readable by now."""
+        runs = self._runs
+        if not runs:
+            return 0
         now = self._clock()
-        step = self._byte_time()
+        step = self._step
         count = 0
-        for start, data in self._runs:
-            if now >= start + step * len(data):
-                count += len(data)
+        for start, data in runs:
+            size = len(data)
+            if now >= start + step * size:
+                count += size
                 continue
             if now >= start + step:  # part of this run is out (step > 0 here)
                 count += int((now - start) / step)
@@ -138,14 +141,17 @@ class Link:
 
     def next_ready(self) -> float | None:
         """When the next byte becomes readable (None: nothing scheduled)."""
-        return self._runs[0][0] + self._byte_time() if self._runs else None
+        return self._runs[0][0] + self._step if self._runs else None
 
     def read(self, size: int) -> bytes:
-        self._check_connected()
+        if self._gone:
+            raise Disconnected("the simulated device was unplugged")
         count = min(size, self.available())
         limit = self.options.disconnect_after
         if limit is not None:
             count = min(count, limit - self._sent)
+        if count <= 0:
+            return b""
         data = self._take(count)
         self._sent += count
         if limit is not None and self._sent >= limit:
@@ -154,17 +160,22 @@ class Link:
 
     def _take(self, count: int) -> bytes:
         """The first `count` scheduled bytes, removed from the runs."""
+        runs = self._runs
+        first = runs[0][1]
+        if count == len(first):  # the common case: all that has arrived of one run
+            del runs[0]
+            return bytes(first)
         out = bytearray()
-        while count > 0 and self._runs:
-            run = self._runs[0]
+        while count > 0 and runs:
+            run = runs[0]
             part = run[1][:count]
             out += part
             count -= len(part)
             if len(part) == len(run[1]):
-                del self._runs[0]
+                del runs[0]
             else:
                 del run[1][:len(part)]
-                run[0] += self._byte_time() * len(part)
+                run[0] += self._step * len(part)
         return bytes(out)
 
     def _check_connected(self) -> None:
@@ -173,4 +184,6 @@ class Link:
 
     def reset_input(self) -> None:
         """Drop what has arrived and was not read (pyserial's reset_input_buffer)."""
-        self._take(self._arrived())
+        count = self._arrived()
+        if count:
+            self._take(count)

@@ -34,7 +34,12 @@ class Serial(SerialBase):
 
     def __init__(self, *args, **kwargs) -> None:
         self._sim_link = None
-        self._cond = threading.Condition()
+        # The link's state is shared with writers in other threads: `_lock` guards it, and a write
+        # rings `_bell` (a lock held while nobody rang) to wake a read waiting for bytes. A bare lock
+        # is the cheapest wait Python has; a fleet of kits waits on it several times a command.
+        self._lock = threading.Lock()
+        self._bell = threading.Lock()
+        self._bell.acquire()
         super().__init__(*args, **kwargs)
 
     def open(self) -> None:
@@ -80,44 +85,54 @@ class Serial(SerialBase):
     def read(self, size: int = 1) -> bytes:
         link = self._require()
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        data = bytearray()
-        with self._cond:
-            while True:
+        data = b""
+        bell = self._bell
+        while True:
+            bell.acquire(False)  # forget an old ring: a write after this point rings again
+            with self._lock:
                 try:
                     data += link.read(size - len(data))
                 except Disconnected as exc:
                     raise SerialException(f"device reports readiness to read but returned no data ({exc})") from None
-                if len(data) >= size:
-                    break
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    break
                 wake = link.next_ready()
-                waits = [t - now for t in (wake, deadline) if t is not None]
-                # wait for the next scheduled byte, the deadline, or a write from another thread
-                self._cond.wait(max(0.0, min(waits)) if waits else None)
-        return bytes(data)
+            if len(data) >= size:
+                break
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            # wait for the next scheduled byte, the deadline, or a write from another thread
+            until = deadline if wake is None or (deadline is not None and deadline < wake) else wake
+            if until is None:
+                bell.acquire()
+            elif until > now:
+                bell.acquire(True, until - now)
+        return data
 
     def write(self, data: bytes) -> int:
         link = self._require()
         payload = to_bytes(data)
-        with self._cond:
+        with self._lock:
             try:
                 link.write(payload)
             except Disconnected as exc:
                 raise SerialException(f"write failed: {exc}") from None
-            self._cond.notify_all()
+        if self._bell.locked():
+            try:
+                self._bell.release()  # wake a read waiting in another thread
+            except RuntimeError:  # rung by another writer meanwhile
+                pass
         return len(payload)
 
     def flush(self) -> None:
-        """Wait until what was written has crossed the emulated wire, as a UART's flush does."""
+        """Wait until what was written has crossed the emulated wire, as a UART's flush does.
+
+        Only more writes can move that time, and only later: a plain sleep until it, checked again."""
         link = self._require()
-        with self._cond:
-            while True:
-                remaining = link.input_done - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
+        while True:
+            remaining = link.input_done - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(remaining)
 
     def reset_input_buffer(self) -> None:
         self._require().reset_input()
