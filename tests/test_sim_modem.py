@@ -141,7 +141,7 @@ def test_link_drops_input_while_a_command_runs_and_delays_answers():
     from at.sim.link import Link, LinkOptions
 
     now = [0.0]
-    link = Link(front(modem()), LinkOptions(latency=0.5, baud=1000), clock=lambda: now[0])
+    link = Link(front(modem()), LinkOptions(latency=0.5, baud=1000, usb_frame=0), clock=lambda: now[0])
     link.write(b"AT\r\n")  # 4 bytes at 1000 baud arrive after 40 ms, answered 0.5 s later
     assert link.available() == 0
     link.write(b"AT+CGMI\r\n")  # pipelined: at_host is not listening

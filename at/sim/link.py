@@ -24,6 +24,9 @@ class LinkOptions:
     banner: bool = False  # the boot banner is waiting when the port opens
     disconnect_after: int | None = None  # the port vanishes after the modem sent this many bytes
     fragment: int | None = None  # at most this many bytes per read
+    # The kit's AT port is a USB CDC interface (spec section 5): its bytes reach the host in USB transfers,
+    # at frame boundaries (1 ms at full speed), never before their wire time. 0: each byte at its wire time.
+    usb_frame: float = 0.001
 
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
@@ -127,6 +130,9 @@ class Link:
         if not runs:
             return 0
         now = self._clock()
+        frame = self.options.usb_frame
+        if frame:
+            now = (now // frame) * frame  # the last frame boundary: what it carried is all the host has
         step = self._step
         count = 0
         for start, data in runs:
@@ -140,8 +146,12 @@ class Link:
         return count
 
     def next_ready(self) -> float | None:
-        """When the next byte becomes readable (None: nothing scheduled)."""
-        return self._runs[0][0] + self._step if self._runs else None
+        """When the next byte becomes readable (None: nothing scheduled): the frame boundary after its wire time."""
+        if not self._runs:
+            return None
+        ready = self._runs[0][0] + self._step
+        frame = self.options.usb_frame
+        return -(-ready // frame) * frame if frame else ready
 
     def read(self, size: int) -> bytes:
         if self._gone:

@@ -111,6 +111,8 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
     "banner": (_flag, "link", "banner", "the boot banner waits when the port opens"),
     "disconnect_after": (_positive_int, "link", "disconnect_after", "vanish after sending this many bytes"),
     "fragment": (_positive_int, "link", "fragment", "deliver at most this many bytes per read"),
+    "usb_frame": (_seconds, "link", "usb_frame", "USB frame: bytes reach the host at these boundaries, never before "
+                  "their wire time (default 0.001; 0: each byte at its wire time)"),
     "term": (_termination, "front_end", "termination", "at_host termination: cr (default), lf, crlf or nul"),
     "dirty_boot": (_flag, "front_end", "dirty_boot", "boot noise with no line end before the first answer"),
     "fail": (str, "front_end", "fail", "commands starting with this fail in nrf_modem_at_cmd: no final line"),
