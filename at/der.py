@@ -19,7 +19,7 @@ BEGIN, END = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
 
 
-class Malformed(ValueError):
+class _Malformed(ValueError):
     """One defect of one certificate; `cut` when the text ends early rather than being wrong."""
 
     def __init__(self, detail: str, cut: bool = False) -> None:
@@ -44,7 +44,7 @@ def check_pem_certificates(text: str, what: str = "the certificate") -> int:
     """
     try:
         blocks = _blocks(text)
-    except Malformed as exc:
+    except _Malformed as exc:
         raise ValidationError(f"{what} does not parse as a PEM certificate ({exc}): check the file is not "
                               "corrupted") from None
     if not blocks:
@@ -52,9 +52,9 @@ def check_pem_certificates(text: str, what: str = "the certificate") -> int:
     for number, (line, body) in enumerate(blocks, 1):
         try:
             if body is None:
-                raise Malformed(f"has no '{END}' line after its BEGIN line {line}", cut=True)
+                raise _Malformed(f"has no '{END}' line after its BEGIN line {line}", cut=True)
             check_der_certificate(_decode(body))
-        except Malformed as exc:
+        except _Malformed as exc:
             fix = "check the file is complete" if exc.cut else "check the file holds certificates and is not corrupted"
             raise ValidationError(f"{what} does not parse as a PEM certificate (certificate {number} of "
                                   f"{len(blocks)} {exc}): {fix}") from None
@@ -80,9 +80,9 @@ def _blocks(text: str) -> list[tuple[int, list[tuple[int, str]] | None]]:
             blocks.append((begun, body))
             body = None
         elif line == END:
-            raise Malformed(f"line {number} is an END line with no BEGIN line before it")
+            raise _Malformed(f"line {number} is an END line with no BEGIN line before it")
         elif "-----BEGIN CERTIFICATE" in line or "-----END CERTIFICATE" in line:
-            raise Malformed(f"line {number} has a certificate's BEGIN or END marker but is not that marker alone")
+            raise _Malformed(f"line {number} has a certificate's BEGIN or END marker but is not that marker alone")
         elif body is not None:
             body.append((number, line))
     if body is not None:
@@ -98,33 +98,33 @@ def _decode(body: list[tuple[int, str]]) -> bytes:
     for number, line in body:
         bad = _NOT_BASE64.search(line)
         if bad or not line:
-            raise Malformed(f"has a blank line {number}" if not line else f"has {bad.group()!r} on line {number}, "
-                           "which is not a base64 character")
+            raise _Malformed(f"has a blank line {number}" if not line else f"has {bad.group()!r} on line {number}, "
+                             "which is not a base64 character")
     joined = "".join(line for _, line in body)
     data = joined.rstrip("=")
     if not joined:
-        raise Malformed("has no base64 text between its BEGIN and END lines", cut=True)
+        raise _Malformed("has no base64 text between its BEGIN and END lines", cut=True)
     if "=" in data or len(joined) - len(data) > 2:
-        raise Malformed("has '=' padding before the end of its base64 text")
+        raise _Malformed("has '=' padding before the end of its base64 text")
     if len(joined) % 4:
-        raise Malformed(f"has {len(joined)} base64 characters, not a multiple of 4 (cut off, or its '=' padding is "
-                       "missing)", cut=True)
+        raise _Malformed(f"has {len(joined)} base64 characters, not a multiple of 4 (cut off, or its '=' padding is "
+                         "missing)", cut=True)
     decoded = binascii.a2b_base64(joined)
     if binascii.b2a_base64(decoded, newline=False).decode() != joined:
-        raise Malformed("has a corrupted last base64 character (its unused bits are not zero)")
+        raise _Malformed("has a corrupted last base64 character (its unused bits are not zero)")
     return decoded
 
 
 def check_der_certificate(der: bytes) -> None:
-    """Raise `Malformed` unless `der` is exactly one DER-encoded X.509 Certificate (RFC 5280 section 4.1)."""
+    """Raise `_Malformed` unless `der` is exactly one DER-encoded X.509 Certificate (RFC 5280 section 4.1)."""
     if der[0] != 0x30:
-        raise Malformed(f"is not an X.509 certificate: it starts with byte 0x{der[0]:02x}, not a SEQUENCE")
+        raise _Malformed(f"is not an X.509 certificate: it starts with byte 0x{der[0]:02x}, not a SEQUENCE")
     head_stop, length = _header(der, 0, len(der))
     if head_stop + length > len(der):
-        raise Malformed(f"is cut off: {len(der)} of {head_stop + length} bytes", cut=True)
+        raise _Malformed(f"is cut off: {len(der)} of {head_stop + length} bytes", cut=True)
     if head_stop + length < len(der):
-        raise Malformed(f"has {len(der) - head_stop - length} bytes after the end of the certificate")
-    from .x509shape import check_shape  # imported here: it builds on this module's Node and Malformed
+        raise _Malformed(f"has {len(der) - head_stop - length} bytes after the end of the certificate")
+    from .x509shape import check_shape  # imported here: it builds on this module's Node and _Malformed
 
     check_shape(der, _walk(der, 0, len(der), 0)[0])
 
@@ -137,33 +137,33 @@ def _header(der: bytes, pos: int, end: int) -> tuple[int, int]:
         while pos < end and der[pos] & 0x80:
             number, pos = number << 7 | der[pos] & 0x7F, pos + 1
         if pos < end and (der[at + 1] == 0x80 or (number << 7 | der[pos]) < 31):
-            raise Malformed(f"has a tag number that is not minimally encoded at byte {at}")
+            raise _Malformed(f"has a tag number that is not minimally encoded at byte {at}")
     pos += 1
     if pos >= end:
-        raise Malformed(f"has an element cut off in its header at byte {pos}", cut=end == len(der))
+        raise _Malformed(f"has an element cut off in its header at byte {pos}", cut=end == len(der))
     first, pos = der[pos], pos + 1
     if first < 0x80:
         return pos, first
     if first == 0x80:
-        raise Malformed(f"has an indefinite length at byte {pos - 1} (BER, not DER)")
+        raise _Malformed(f"has an indefinite length at byte {pos - 1} (BER, not DER)")
     size = first & 0x7F
     if size > 4 or pos + size > end:
-        raise Malformed(f"has an impossible length at byte {pos - 1}")
+        raise _Malformed(f"has an impossible length at byte {pos - 1}")
     length = int.from_bytes(der[pos:pos + size], "big")
     if der[pos] == 0 or length < 0x80:
-        raise Malformed(f"has a length that is not minimally encoded at byte {pos - 1} (not DER)")
+        raise _Malformed(f"has a length that is not minimally encoded at byte {pos - 1} (not DER)")
     return pos + size, length
 
 
 def _walk(der: bytes, pos: int, end: int, depth: int) -> list[Node]:
     """Every element between `pos` and `end`, constructed ones with their children, which must fill them exactly."""
     if depth > 40:
-        raise Malformed(f"nests elements deeper than any certificate does at byte {pos}")
+        raise _Malformed(f"nests elements deeper than any certificate does at byte {pos}")
     nodes = []
     while pos < end:
         start, length = _header(der, pos, end)
         if start + length > end:
-            raise Malformed(f"has an element at byte {pos} longer than the element holding it")
+            raise _Malformed(f"has an element at byte {pos} longer than the element holding it")
         kids = _walk(der, start, start + length, depth + 1) if der[pos] & 0x20 else None
         nodes.append(Node(pos, der[pos], start, start + length, kids))
         pos = start + length
