@@ -116,7 +116,9 @@ def _decode(body: list[tuple[int, str]]) -> bytes:
 
 
 def check_der_certificate(der: bytes) -> None:
-    """Raise `_Malformed` unless `der` is exactly one DER-encoded X.509 Certificate (RFC 5280 section 4.1)."""
+    """Raise `_Malformed` (a ValueError) unless `der` is exactly one DER X.509 Certificate (RFC 5280 section 4.1)."""
+    if not der:
+        raise _Malformed("is empty", cut=True)
     if der[0] != 0x30:
         raise _Malformed(f"is not an X.509 certificate: it starts with byte 0x{der[0]:02x}, not a SEQUENCE")
     head_stop, length = _header(der, 0, len(der))
