@@ -205,8 +205,8 @@ def prepared_text(cred_type: int, content: str | bytes | Prepared, passwd: str |
 def prepare_content(cred_type: int, content: str | bytes, passwd: str | None = None) -> str:
     """Validate `content` for `cred_type` and return exactly what will be stored.
 
-    PEM types are parsed with `cryptography`, so a truncated file or a key given
-    as a certificate is caught here rather than by a terse modem error.
+    PEM types are parsed (certificates by `at.der`, keys by `cryptography`), so a truncated file
+    or a key given as a certificate is caught here rather than by a terse modem error.
     """
     kind = check_writable(cred_type)
     check_passwd(passwd, kind)
@@ -232,7 +232,8 @@ def prepare_content(cred_type: int, content: str | bytes, passwd: str | None = N
 
 
 def _check_certificates(text: str, kind: CredType) -> None:
-    from cryptography import x509
+    """Certificates are checked in pure Python (at.der): importing cryptography.x509 would cost each write ~30 ms."""
+    from .der import check_pem_certificates
 
     if "-----BEGIN CERTIFICATE-----" not in text:
         hint = " (this looks like a private key: use type 2)" if "PRIVATE KEY-----" in text else ""
@@ -242,11 +243,7 @@ def _check_certificates(text: str, kind: CredType) -> None:
     if others:
         raise ValidationError(f"the {type_name(kind)} holds a {others[0]} block besides certificates: a "
                               "certificate slot holds CERTIFICATE blocks only (a private key goes in type 2)")
-    try:
-        x509.load_pem_x509_certificates(text.encode("ascii"))
-    except ValueError as exc:
-        raise ValidationError(f"the {type_name(kind)} does not parse as a PEM certificate ({exc}): "
-                              "check the file is complete") from None
+    check_pem_certificates(text, f"the {type_name(kind)}")
 
 
 def _check_private_key(text: str, passwd: str | None) -> None:

@@ -136,7 +136,18 @@ def test_commands_on_a_pty_import_only_what_they_use(pty_sim, tmp_path):
     pem = run_cmng("read", port, "--sec_tag", "16842753", "--cred_type", "0").stdout
     (tmp_path / "ca.pem").write_bytes(pem)
     imports_only_what_it_needs("write", port, "--sec_tag", "9", "--cred_type", "0", "--content_path",
-                               str(tmp_path / "ca.pem"), allowed=("cryptography", "hashlib"))
+                               str(tmp_path / "ca.pem"), allowed=("hashlib",))  # at.der checks certificates
+
+
+def test_certificate_writes_do_not_import_cryptography(name, tmp_path):
+    """Certificates are checked by at.der; only private keys (type 2, passwords) need cryptography."""
+    assert run_cmng("imei", f"sim://{name}").returncode == 0  # the simulator's factory certificates, made once
+    pem = run_cmng("read", f"sim://{name}", "--sec_tag", "16842753", "--cred_type", "0").stdout
+    (tmp_path / "ca.pem").write_bytes(pem)
+    sim = ("at.sim", "urllib.parse", "hashlib", "json", "logging", "threading", "traceback", "shutil")
+    for cred_type in ("0", "1"):
+        imports_only_what_it_needs("write", f"sim://{name}", "--sec_tag", "5", "--cred_type", cred_type,
+                                   "--content_path", str(tmp_path / "ca.pem"), allowed=sim)
 
 
 def test_import_at_imports_pyserial_and_nothing_else_of_ours():
