@@ -9,6 +9,10 @@ The contract a new command follows (nothing else needs to change but one table r
     `add_arguments(parser: argparse.ArgumentParser) -> None`,
     `run(args: argparse.Namespace, ctx: Context) -> int`   returns the exit code; raises `ATError` for failures.
   The module is imported only when its own sub-parser is built (lazy: `cmng --help` imports no command).
+  `add_arguments` also runs against `quickparse.Recorder`, which reads plain lines without argparse: it takes
+  add_argument (actions store, store_true, store_false, count), argument and mutually exclusive groups and
+  set_defaults; anything else (sub-parsers, append, ...) sends that command to argparse every time.
+  `args` is an `app.Arguments` or an `argparse.Namespace`: read it by attribute only.
 - `at/cli/options.py`: shared groups, range-checked, underscore and dash spellings:
     `add_port_args(parser, many=False)` (`args.port`, or `args.ports` with many=True), `add_link_args`
     (--timeout/--baudrate/-v/--json), `add_json_arg`, `add_sec_tag(parser, required, default)`,
