@@ -38,8 +38,13 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, str | None]:
-    """Send `AT` and tell from the answer: ("at", None) or ("shell", prompt or None)."""
+def probe(link: serial.SerialBase, baudrate: int, trace: Trace | None = None) -> tuple[str, str | None, bool]:
+    """Send `AT` and tell from the answer: ("at", None, ok) or ("shell", prompt or None, False).
+
+    `ok`: at_host answered OK, which is all `AtHostLink.open_sync` would check with an `AT` of its own.
+    """
+    if trace is not None:
+        trace(">", "AT")
     try:
         link.write(PROBE)
         link.flush()
@@ -67,8 +72,11 @@ def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, str | None]:
             reader.feed(data)
             for line in reader.lines:
                 echoed = True
-                if protocol.final_result(shell_text.strip_ansi(line)) is not None:
-                    return "at", None
+                result = protocol.final_result(shell_text.strip_ansi(line))
+                if result is not None:
+                    if trace is not None:  # only the answer: other lines may be stale echoes holding a key
+                        trace("<", line.strip())
+                    return "at", None, result[0]
                 if line.endswith(": command not found"):
                     shell = True
                     deadline = max(deadline, start + SHELL_SECONDS)
@@ -76,8 +84,8 @@ def probe(link: serial.SerialBase, baudrate: int) -> tuple[str, str | None]:
         partial = reader.visible
         if partial in shell_text.KNOWN_PROMPTS or (
                 (shell or echoed) and now - quiet_since >= 0.1 and shell_text.looks_like_prompt(partial)):
-            return "shell", partial  # at_host never prints a prompt
-    return ("shell", None) if shell else ("at", None)
+            return "shell", partial, False  # at_host never prints a prompt
+    return ("shell", None, False) if shell else ("at", None, False)
 
 
 def open_detected(port: str, *, mode: str = "auto", baudrate: int = 115200, timeout: float = 10.0,
@@ -93,7 +101,7 @@ def open_detected(port: str, *, mode: str = "auto", baudrate: int = 115200, time
     serial_port = SerialPort(port, baudrate, exclusive)
     opened = time.monotonic()
     try:
-        found, prompt = probe(serial_port.raw, baudrate) if mode == "auto" else ("at", None)
+        found, prompt, ok = probe(serial_port.raw, baudrate, trace) if mode == "auto" else ("at", None, False)
     except BaseException:
         serial_port.close()
         raise
@@ -103,7 +111,7 @@ def open_detected(port: str, *, mode: str = "auto", baudrate: int = 115200, time
         return _shell_in_step(ShellLink(port, serial_port=serial_port, prompt=prompt, **options))
     link = AtHostLink(port, serial_port=serial_port, **options)
     link.mode = "at"  # type: ignore[attr-defined]
-    if sync:
+    if sync and not ok:  # the probe's OK already showed at_host's buffer empty: no second `AT`
         link.timeout = max(0.1, timeout - (time.monotonic() - opened))  # the probe's wait counts toward open
         try:
             link.open_sync()
