@@ -35,10 +35,29 @@ from __future__ import annotations
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run cmng; returns the exit code (the console script and `python -m at` call this)."""
+    """Run cmng; returns the exit code (`python -m at`, `cmng.py` and scripts of one's own call this)."""
     from .app import main as _main
 
     return _main(argv)
 
 
-__all__ = ["main"]
+def console_main() -> None:
+    """The `cmng` console script: `main()`, then leave without the interpreter's teardown.
+
+    Tearing down every module and object costs a short command ~4 ms, a tenth of `cmng imei`, and
+    nothing of cmng's waits for it: files are written, synced and closed, the port closed, the
+    threads of a fleet are daemons, and the library's log lines reach stderr unbuffered.
+    """
+    import os
+    import sys
+
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away (`| head`): nothing more to say
+            pass
+    os._exit(code)
+
+
+__all__ = ["main", "console_main"]
