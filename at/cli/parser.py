@@ -15,11 +15,6 @@ from .table import COMMANDS, load
 
 NRF_CLOUD_NOTE = "WARNING: nrf_cloud relies on credentials with sec_tag 16842753."
 
-# argparse asks gettext for a translation of each of its phrases while parsers are built, and gettext
-# imports `locale` and looks for catalogue files each time: ~2 ms a run. cmng's text is English only,
-# so argparse's phrases are used as they are.
-argparse._ = str
-
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
