@@ -85,6 +85,17 @@ class LineSplitter:
     def feed(self, data: bytes) -> list[str]:
         lines: list[str] = []
         buf = self._buf
+        if not self._in_quote and b'"' not in data:  # the common case: no quote, so every CR and LF ends a line
+            *ended, rest = data.replace(b"\r", b"\n").split(b"\n")
+            for part in ended:
+                buf += part
+                if buf:
+                    lines.append(buf.decode("utf-8", errors="replace"))
+                    buf.clear()
+            buf += rest
+            if data:
+                self.after_cr = data[-1] == 0x0D
+            return lines
         for byte in data:
             if byte in (0x0D, 0x0A) and not self._in_quote:
                 self.after_cr = byte == 0x0D
@@ -203,6 +214,8 @@ def classify(line: str, pending: str | None) -> LineKind:
 
 
 def _split_outside_quotes(text: str, sep: str) -> list[str]:
+    if '"' not in text:
+        return text.split(sep)
     parts, current, in_quote = [], [], False
     for char in text:
         if char == '"':

@@ -122,3 +122,36 @@ def test_command_building_moved_to_at_commands_stays_reachable_from_protocol():
     for name in ("build", "quote", "check_command", "check_length", "encode_command", "redact",
                  "has_unquoted_break", "AT_HOST_BUFFER", "MAX_COMMAND_LEN", "TERMINATOR", "SECRET_CMNG_TYPES"):
         assert getattr(protocol, name) is getattr(commands, name)
+
+
+def _byte_at_a_time(chunks: list[bytes]) -> tuple[list[str], bool, bytes]:
+    """The splitter's rules, one byte at a time: the reference its whole-run fast path must agree with."""
+    lines, buf, in_quote, after_cr = [], bytearray(), False, False
+    for byte in b"".join(chunks):
+        if byte in (0x0D, 0x0A) and not in_quote:
+            after_cr = byte == 0x0D
+            if buf:
+                lines.append(buf.decode("utf-8", errors="replace"))
+                buf.clear()
+            continue
+        after_cr = False
+        buf.append(byte)
+        head = bytes(buf[:2])
+        if byte == 0x22 and (head[:1] in (b"+", b"%") or head.upper() == b"AT"):
+            in_quote = not in_quote
+    return lines, after_cr, bytes(buf)
+
+
+def test_splitter_reads_runs_as_it_reads_single_bytes():
+    import random
+
+    rng = random.Random(5)
+    alphabet = [b"\r", b"\n", b"\r\n", b'"', b"+", b"%", b"A", b"T", b"O", b"K", b"x", b" ", b"\xff"]
+    for _ in range(5000):
+        data = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(60)))
+        cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, rng.randrange(5))))
+        chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        splitter, lines = LineSplitter(), []
+        for chunk in chunks:
+            lines += splitter.feed(chunk)
+        assert (lines, splitter.after_cr, splitter.pending) == _byte_at_a_time(chunks), chunks
