@@ -64,27 +64,14 @@ def _load_ca(args: argparse.Namespace, ctx: Context) -> CA:
     return ca.load(cert, key, passphrase(args))
 
 
-def _check_distinct(ports: list[str]) -> None:
-    from ..errors import ValidationError
-    from ..ports import kit_key
-
-    seen: dict[str, str] = {}
-    for port in ports:
-        key = kit_key(port)
-        if key in seen:
-            same = "is named twice" if seen[key] == port else f"and {seen[key]} are the same kit"
-            raise ValidationError(f"{port} {same}: each kit is onboarded once per run")
-        seen[key] = port
-
-
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from .. import credentials, onboard
-    from .fleet import run_each
+    from .fleet import check_distinct, run_each
 
     credentials.check_sec_tag(args.sec_tag, writing=True)
     authority = _load_ca(args, ctx)  # every CA problem is refused before any kit is touched
     ports = ctx.ports(args.ports)
-    _check_distinct(ports)
+    check_distinct(ports, "each kit is onboarded once per run")
     con = ctx.console
 
     results = {port: onboard.OnboardResult(port, args.sec_tag) for port in ports}  # kept also when a kit fails

@@ -4,7 +4,6 @@ from __future__ import annotations
 from .. import psk
 from ..credentials import NRF_CLOUD_SEC_TAG
 from ..errors import ValidationError
-from ..ports import kit_key
 from . import options
 from .context import Context
 from .exitcodes import EXIT_OK, EXIT_SOME_KITS, exit_code_for
@@ -42,13 +41,9 @@ def _check(args: argparse.Namespace, ctx: Context) -> list[str]:
     if (args.program_hex or args.program_app) and len(args.ports) > 1:
         raise ValidationError("flashing (-x, --program_app) works on one kit at a time: name one port")
     ports = ctx.ports(args.ports, require_answer=not args.program_hex)
-    seen: dict[str, str] = {}
-    for port in ports:
-        key = kit_key(port)
-        if key in seen:
-            same = "is named twice" if seen[key] == port else f"and {seen[key]} are the same kit"
-            raise ValidationError(f"{port} {same}: each kit can be provisioned once per run")
-        seen[key] = port
+    from .fleet import check_distinct
+
+    check_distinct(ports, "each kit can be provisioned once per run")
     if args.sec_tag >= NRF_CLOUD_SEC_TAG:
         ctx.console.warn(f"sec_tag {args.sec_tag} is in Nordic's reserved range (nRF Cloud uses {NRF_CLOUD_SEC_TAG} "
                          "and up): the PSK and identity there replace what the kit's firmware may rely on")

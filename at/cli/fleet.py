@@ -48,3 +48,17 @@ def run_each(ports: list[str], job: Callable[[str], Any], on_done: Callable[[Out
         while thread.is_alive():
             thread.join(0.2)  # joins with a timeout keep Ctrl-C working
     return outcomes
+
+
+def check_distinct(ports: list[str], rule: str) -> None:
+    """Refuse a kit named twice, also under another name (`?options`, a symlink): `rule` says why it matters."""
+    from ..errors import ValidationError
+    from ..ports import kit_key
+
+    seen: dict[str, str] = {}
+    for port in ports:
+        key = kit_key(port)
+        if key in seen:
+            same = "is named twice" if seen[key] == port else f"and {seen[key]} are the same kit"
+            raise ValidationError(f"{port} {same}: {rule}")
+        seen[key] = port

@@ -11,13 +11,12 @@ import sys
 from ..errors import ValidationError
 from ..manifest import Manifest, ManifestError, load
 from ..plan import Action, Applied, Plan, apply_plan, make_plan
-from ..ports import kit_key
 from ..soc import SoC
 from . import options
 from .console import Console
 from .context import Context
 from .exitcodes import EXIT_CHANGES, EXIT_OK, EXIT_SOME_KITS, UsageError, exit_code_for
-from .fleet import Outcome, run_each
+from .fleet import Outcome, check_distinct, run_each
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see at/__init__.py)
 if TYPE_CHECKING:
@@ -47,13 +46,7 @@ def load_manifest(args: argparse.Namespace, console: Console) -> Manifest:
 
 def check_ports(args: argparse.Namespace, ctx: Context) -> list[str]:
     ports = ctx.ports(args.ports if hasattr(args, "ports") else [args.port])
-    seen: dict[str, str] = {}
-    for port in ports:
-        key = kit_key(port)
-        if key in seen:
-            same = "is named twice" if seen[key] == port else f"and {seen[key]} are the same kit"
-            raise ValidationError(f"{port} {same}: name each kit once")
-        seen[key] = port
+    check_distinct(ports, "name each kit once")
     return ports
 
 
